@@ -1,0 +1,3 @@
+"""crm-tui: a customer relationship manager for sales teams that lives in the terminal."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""Open-sea commands: pool, claim, release, lock, unlock, transfer, recycle, rules, reps deactivate."""
+
+from __future__ import annotations

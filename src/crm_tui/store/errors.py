@@ -1,0 +1,85 @@
+"""Errors the store raises; each carries the CLI exit code of DESIGN §7."""
+
+from __future__ import annotations
+
+
+class CrmError(Exception):
+    """Base of every error meant for a user: ``str(err)`` is one clear sentence."""
+
+    exit_code = 1
+
+
+class ValidationError(CrmError):
+    """A field's value is not acceptable; ``field`` names it."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class UsageError(CrmError):
+    """The request itself is malformed (ambiguous name, unknown option value)."""
+
+    exit_code = 2
+
+
+class RuleRefused(CrmError):
+    """A domain rule refused the action; ``rule`` names the rule (a setting key or a role)."""
+
+    exit_code = 3
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+class PermissionDenied(RuleRefused):
+    """The acting rep's role does not allow the action."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("permission", message)
+
+
+class AlreadyExists(RuleRefused):
+    """The duplicate check found the customer; only the owner is named, never the details."""
+
+    def __init__(self, message: str, customer_id: int | None, owner_login: str | None) -> None:
+        super().__init__("duplicate", message)
+        self.customer_id = customer_id
+        self.owner_login = owner_login
+
+
+class Conflict(RuleRefused):
+    """An optimistic-lock conflict: someone else saved the record since it was read."""
+
+    def __init__(self, message: str, changed_by: str | None, changed_at: object) -> None:
+        super().__init__("version", message)
+        self.changed_by = changed_by
+        self.changed_at = changed_at
+
+
+class NotFound(CrmError):
+    """No such record visible to the acting rep."""
+
+    exit_code = 4
+
+
+class UnknownRep(CrmError):
+    """The acting account is not a rep of this CRM."""
+
+    exit_code = 3
+
+
+class SchemaOutOfDate(CrmError):
+    """The database needs ``crm db upgrade`` (or ``crm init``) before use."""
+
+    exit_code = 1
+
+
+class DatabaseUnavailable(CrmError):
+    """The database cannot be reached or opened."""
+
+    exit_code = 1

@@ -1,0 +1,4 @@
+"""Schema head, kept apart so opening a store never imports Alembic."""
+
+SCHEMA_HEAD = "0001"
+"""The Alembic revision this version of crm needs; a test checks it against the migrations."""

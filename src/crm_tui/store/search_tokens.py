@@ -1,0 +1,124 @@
+"""Search tokens: what a customer can be found by, as one space-separated string.
+
+Per DESIGN §6/§11: each CJK character, each pair of adjacent characters and the whole run (so
+one- and two-character queries work), full pinyin, pinyin initials and each syllable (every
+reading of a surname, since pypinyin misreads 曾, 单, 解, 仇, 区), Latin words, and every suffix of
+a phone's digits (so a prefix match on them finds any run of digits). FTS5 (``unicode61``) and
+PostgreSQL's ``simple`` text search both split on spaces and match prefixes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+_WORD = re.compile(r"[0-9a-z]+")
+_DIGITS = re.compile(r"\d+")
+_MIN_DIGIT_SUFFIX = 3
+_PHONE_QUERY = re.compile(r"[\d\s\-+().]+")
+
+
+@lru_cache(maxsize=65536)
+def _readings(char: str, all_readings: bool) -> tuple[str, ...]:
+    """Pinyin readings of one character (all of them for surnames), cached per character."""
+    os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
+    from pypinyin import Style, pinyin
+
+    readings = pinyin(char, style=Style.NORMAL, heteronym=all_readings, errors="ignore")
+    if not readings:
+        return ()
+    found = [r.replace("ü", "v") for r in readings[0] if r and r.isascii()]
+    return tuple(dict.fromkeys(found if all_readings else found[:1]))
+
+
+def cjk_tokens(run: str, *, is_name_start: bool) -> list[str]:
+    """Tokens of one run of CJK characters: characters, pairs, the run, its pinyin forms."""
+    out = list(run)
+    out += [run[i : i + 2] for i in range(len(run) - 1)]
+    if len(run) > 2:
+        out.append(run)
+    first = _readings(run[0], is_name_start) if run else ()
+    rest = [(_readings(ch, False) or ("",))[0] for ch in run[1:]]
+    for head in first or ("",):
+        syllables = [head, *rest]
+        full = "".join(syllables)
+        if full:
+            out.append(full)
+            out.append("".join(s[0] for s in syllables if s))
+        out += [s for s in syllables if s]
+    return out
+
+
+def text_tokens(value: str | None, *, is_name: bool = False) -> list[str]:
+    """Tokens of a name, company or other free text."""
+    if not value:
+        return []
+    normal = unicodedata.normalize("NFKC", value).casefold()
+    out: list[str] = []
+    for index, match in enumerate(_CJK.finditer(normal)):
+        out += cjk_tokens(match.group(), is_name_start=is_name and index == 0)
+    latin = _CJK.sub(" ", normal)
+    ascii_text = unicodedata.normalize("NFKD", latin).encode("ascii", "ignore").decode()
+    words = _WORD.findall(ascii_text)
+    out += words
+    if len(words) > 1:
+        out.append("".join(words))
+    return out
+
+
+def phone_tokens(phone: str | None) -> list[str]:
+    """Every suffix of the phone's digits, so any run of digits is a prefix of some token."""
+    if not phone:
+        return []
+    digits = "".join(_DIGITS.findall(phone))
+    return [digits[i:] for i in range(len(digits) - _MIN_DIGIT_SUFFIX + 1)]
+
+
+def email_tokens(email: str | None) -> list[str]:
+    if not email:
+        return []
+    lowered = email.casefold()
+    return _WORD.findall(unicodedata.normalize("NFKD", lowered).encode("ascii", "ignore").decode())
+
+
+def customer_tokens(
+    name: str,
+    company: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    contacts: Iterable[tuple[str | None, str | None, str | None]] = (),
+) -> str:
+    """The ``search_text`` of a customer from its own fields and its contacts' (name, phone, email)."""
+    tokens = text_tokens(name, is_name=True) + text_tokens(company)
+    tokens += phone_tokens(phone) + email_tokens(email)
+    for contact_name, contact_phone, contact_email in contacts:
+        tokens += text_tokens(contact_name, is_name=True)
+        tokens += phone_tokens(contact_phone) + email_tokens(contact_email)
+    return " ".join(dict.fromkeys(t for t in tokens if t))
+
+
+def query_terms(query: str) -> list[str]:
+    """Split a search box's text into terms, each to be matched as a token prefix.
+
+    A CJK run longer than two characters becomes its adjacent pairs (all must match), which
+    the pair tokens answer; digits keep only digits; everything else becomes lowercase words.
+    Anything that is not a letter or digit is dropped, so user input never reaches the query
+    syntax of FTS5 or tsquery.
+    """
+    normal = unicodedata.normalize("NFKC", query).casefold()
+    if _PHONE_QUERY.fullmatch(normal) and any(ch.isdigit() for ch in normal):
+        return ["".join(_DIGITS.findall(normal))]
+    terms: list[str] = []
+    for match in _CJK.finditer(normal):
+        run = match.group()
+        if len(run) <= 2:
+            terms.append(run)
+        else:
+            terms += [run[i : i + 2] for i in range(len(run) - 1)]
+    latin = unicodedata.normalize("NFKD", _CJK.sub(" ", normal)).encode("ascii", "ignore").decode()
+    terms += _WORD.findall(latin)
+    return list(dict.fromkeys(terms))
