@@ -156,7 +156,7 @@ def main_callback(
 
 
 # Command modules register themselves on the apps above.
-from crm_tui.commands import core, sea  # noqa: E402,F401
+from crm_tui.commands import core, io, sea, stats  # noqa: E402,F401
 
 
 def main() -> None:

@@ -6,10 +6,10 @@ from .customers import CustomerOps
 from .portrait import PortraitOps
 from .reps import RepOps
 from .sea import SeaOps
-from .search import SearchOps
+from .listing import ListingOps
 
 
-class Store(PortraitOps, SearchOps, CustomerOps, SeaOps, RepOps):
+class Store(PortraitOps, ListingOps, CustomerOps, SeaOps, RepOps):
     """One database, every rule. Methods take the acting rep explicitly (``actor=``)."""
 
 

@@ -1,0 +1,3 @@
+"""Import and export commands: crm import, crm export."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""crm stats: the dashboard as text."""
+
+from __future__ import annotations
