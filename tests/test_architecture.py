@@ -1,0 +1,52 @@
+"""The layering rules of ARCHITECTURE.md, enforced."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "crm_tui"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_store_imports_no_ui_in_a_fresh_interpreter():
+    code = (
+        "import sys, crm_tui.store, crm_tui.store.setup, crm_tui.store.schema;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'typer')];"
+        "print(','.join(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_store_source_never_imports_ui():
+    for path in (SRC / "store").rglob("*.py"):
+        assert not _imported_modules(path) & {"textual", "typer"}, path
+
+
+def test_screens_and_widgets_never_touch_the_database_layer():
+    for folder in ("screens", "widgets"):
+        for path in (SRC / folder).rglob("*.py"):
+            assert not _imported_modules(path) & {"sqlalchemy", "sqlmodel", "sqlite3", "psycopg"}, path
+
+
+def test_cli_find_path_does_not_import_textual():
+    code = (
+        "import sys; sys.argv=['crm','--help'];"
+        "import crm_tui.cli;"
+        "print(any(m.startswith('textual') for m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
