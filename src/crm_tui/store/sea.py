@@ -1,9 +1,825 @@
-"""Open sea and private sea: claim, release, lock, recycle, transfer (DESIGN §4)."""
+"""Open sea and private sea: claim, release, lock, recycle, transfer (DESIGN §4).
+
+Every move is one transaction whose last word is a conditional UPDATE, so the database and
+not the client decides who wins a race:
+
+- **claim**: the rep's own transactions are serialised first (``_lock_rep``: a row lock on the
+  rep on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers), so the cap, the
+  daily limit and the cooldown count what is committed; then one
+  ``UPDATE customer … WHERE id = ? AND owner_id IS NULL RETURNING id`` takes the customer or
+  finds it taken.
+- **recycle**: ``deadlines.recycle_deadline`` decides (the same function *Due today* and the
+  portrait use; SQL only narrows the candidates), and ``UPDATE … WHERE (id, version, owner_id)
+  IN (…)`` moves them, so a customer changed meanwhile (a follow-up logged, a deal won, another
+  recycle run) is left alone and two concurrent runs move each customer once.
+
+Every move writes an ``ownership_event``; every refusal is a ``RuleRefused`` naming its rule.
+"""
 
 from __future__ import annotations
 
-from .base import StoreBase
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+
+from . import rules as rules_mod
+from . import validate
+from .base import (
+    StoreBase,
+    audit_t,
+    customer_select,
+    customer_t,
+    owner_rep,
+    ownership_t,
+    rep_t,
+    setting_t,
+)
+from .deadlines import RecycleDeadline, recycle_deadline
+from .errors import NotFound, PermissionDenied, RuleRefused, UsageError
+from .models import OPEN_STAGES, Deal
+from .records import Actor, CustomerRecord, Record
+
+deal_t = Deal.__table__  # type: ignore[attr-defined]
+
+RECYCLE_BATCH = 500
+"""Customers examined (and moved) per write transaction when recycling."""
+RECYCLE_STALE_AFTER = timedelta(hours=1)
+"""The app recycles at start when the last run is older than this."""
+_ID_CHUNK = 2000
+"""Ids per ``IN (...)`` list: well inside SQLite's and PostgreSQL's parameter limits."""
+
+RULE_MEANING = {
+    "recycle_after_days": "no follow-up for {days} days",
+    "recycle_no_deal_days": "no won deal {days} days after the claim",
+}
+
+
+# --- records ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RecycleItem(Record):
+    """A customer recycled to the open sea (or that would be, in a dry run)."""
+
+    customer_id: int
+    name: str
+    owner: str | None
+    """Login of the rep it leaves."""
+    rule: str
+    """The rule that fired: ``recycle_after_days`` or ``recycle_no_deal_days``."""
+    deadline: datetime
+    """When the rule fired."""
+
+
+@dataclass
+class TransferResult(Record):
+    """What a transfer or a deactivation moved."""
+
+    moved: int
+    customers: list[int]
+    from_rep: str
+    to_rep: str | None
+    """None: to the open sea."""
+    over_cap: bool = False
+    """The receiving rep now owns more than ``private_cap`` (transfers are not blocked by it)."""
+
+
+@dataclass
+class PoolEntry(Record):
+    """An open-sea customer with how long it has been there."""
+
+    customer: CustomerRecord
+    days_in_pool: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = self.customer.as_dict()
+        data["days_in_pool"] = self.days_in_pool
+        return data
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _customer_and_actor(first: Any, second: Any) -> tuple[int, Actor]:
+    """Accept ``(customer_id, actor)`` as DESIGN §2 writes it, or the store's usual ``(actor, id)``."""
+    if isinstance(first, Actor):
+        first, second = second, first
+    if not isinstance(second, Actor):
+        raise UsageError("A store operation needs the acting rep.")
+    try:
+        return int(first), second
+    except (TypeError, ValueError):
+        raise UsageError(f"{first!r} is not a customer id.") from None
+
+
+def _who(name: str | None, login: str | None) -> str:
+    """How a rep is named in a sentence: ``Alice Wang (alice)``, or the login alone."""
+    if not login:
+        return "someone"
+    if name and name != login:
+        return f"{name} ({login})"
+    return login
+
+
+def _chunks(ids: Sequence[int], size: int = _ID_CHUNK) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _local_day(moment: datetime) -> str:
+    return moment.astimezone().date().isoformat()
 
 
 class SeaOps(StoreBase):
     """The ownership rules; every move writes an ownership_event."""
+
+    # --- claim --------------------------------------------------------------------------------
+
+    def claim(self, customer_id: int | Actor, actor: Actor | int) -> CustomerRecord:
+        """Take an open-sea customer into ``actor``'s private sea, atomically.
+
+        When several reps claim one customer at once exactly one wins; the others are refused
+        with "already claimed by X". Refused too: an inactive rep, a full private sea
+        (``private_cap``), the day's claims used up (``daily_claim_limit``) and a customer this
+        rep released or lost to recycling within ``reclaim_cooldown_days``.
+        """
+        cid, actor = _customer_and_actor(customer_id, actor)
+        with self.write() as conn:
+            self._lock_rep(conn, actor.id)
+            rules = self.rules(conn)
+            now = self.clock.now()
+            facts = self._claim_facts(conn, actor, cid, rules, now)
+            if facts is None:
+                raise NotFound(f"There is no customer {cid}.")
+            if not facts.active:
+                raise RuleRefused(
+                    "active", f"The rep {actor.login} is deactivated and cannot claim customers."
+                )
+            if facts.owner_id is not None:
+                raise self._taken(cid, actor, facts.owner_id, facts.owner_name, facts.owner_login)
+            cap = int(rules["private_cap"])
+            if cap > 0 and facts.owned + 1 > cap:
+                raise RuleRefused(
+                    "private_cap",
+                    f"Your private sea is full: {facts.owned} of {cap} customers (rule private_cap).",
+                )
+            limit = int(rules["daily_claim_limit"])
+            if limit > 0 and facts.claimed_today >= limit:
+                raise RuleRefused(
+                    "daily_claim_limit",
+                    f"You have made {facts.claimed_today} of {limit} claims today; claim again "
+                    "tomorrow (rule daily_claim_limit).",
+                )
+            if facts.cooled_at is not None:
+                days = int(rules["reclaim_cooldown_days"])
+                ends = facts.cooled_at + timedelta(days=days)
+                how = "was recycled from your private sea" if facts.cooled_kind == "recycled" \
+                    else "was released by you"
+                raise RuleRefused(
+                    "reclaim_cooldown_days",
+                    f"Customer {cid} {how} on {_local_day(facts.cooled_at)}; you may claim it "
+                    f"again from {_local_day(ends)} (rule reclaim_cooldown_days).",
+                )
+            won = conn.execute(
+                update(customer_t)
+                .where(customer_t.c.id == cid, customer_t.c.owner_id.is_(None))
+                .values(
+                    owner_id=actor.id, claimed_at=now, pool_entered_at=None, released_by_id=None,
+                    release_reason=None, locked=False, updated_at=now, updated_by_id=actor.id,
+                    version=customer_t.c.version + 1,
+                )
+                .returning(customer_t.c.id)
+            ).first()
+            if won is None:
+                # Another rep's claim committed between our read and our update (PostgreSQL).
+                owner = self.customer_owner(conn, cid)
+                if owner is None or owner.owner_id is None:
+                    raise RuleRefused(
+                        "taken", f"Customer {cid} changed hands while you claimed it; try again."
+                    )
+                raise self._taken(cid, actor, owner.owner_id, owner.owner_name, owner.owner_login)
+            self._ownership(conn, [cid], "claimed", actor, None, actor.id, None, at=now)
+            self._audit(conn, actor, "customer", cid, "claim", {"owner": (None, actor.login)})
+            self._changed(conn, [cid])
+            return self._fresh_record(conn, actor, cid)
+
+    def _claim_facts(
+        self, conn: Connection, actor: Actor, customer_id: int, rules: dict[str, Any], now: datetime
+    ) -> _ClaimFacts | None:
+        """Everything a claim decides on, in at most three reads; None when there is no customer.
+
+        Runs after the rep lock, so on PostgreSQL it sees every claim of this rep committed
+        before it (READ COMMITTED takes a fresh snapshot per statement). The owner is read with
+        ``customer_owner``, which sees past row-level security: a colleague's customer is
+        "already claimed by X", not "not found".
+        """
+        owner = self.customer_owner(conn, customer_id)
+        if owner is None:
+            return None
+        mine = customer_t.alias("mine")
+        owned = (
+            select(func.count()).select_from(mine).where(mine.c.owner_id == actor.id)
+            .scalar_subquery()
+        )
+        claimed_today = (
+            select(func.count()).select_from(ownership_t)
+            .where(ownership_t.c.to_rep_id == actor.id, ownership_t.c.kind == "claimed",
+                   ownership_t.c.at >= self.clock.day_start_utc())
+            .scalar_subquery()
+        )
+        active = select(rep_t.c.active).where(rep_t.c.id == actor.id).scalar_subquery()
+        row = conn.execute(select(
+            active.label("active"),
+            owned.label("owned") if int(rules["private_cap"]) > 0 else literal(0).label("owned"),
+            claimed_today.label("claimed_today")
+            if int(rules["daily_claim_limit"]) > 0 else literal(0).label("claimed_today"),
+        )).one()
+        cooled_at = cooled_kind = None
+        days = int(rules["reclaim_cooldown_days"])
+        if days > 0 and owner.owner_id is None:
+            recent = conn.execute(
+                select(ownership_t.c.at, ownership_t.c.kind)
+                .where(ownership_t.c.customer_id == customer_id,
+                       ownership_t.c.from_rep_id == actor.id,
+                       ownership_t.c.kind.in_(("released", "recycled")),
+                       ownership_t.c.at > now - timedelta(days=days))
+                .order_by(ownership_t.c.at.desc())
+                .limit(1)
+            ).first()
+            if recent is not None:
+                cooled_at, cooled_kind = recent.at, recent.kind
+        return _ClaimFacts(owner.owner_id, owner.owner_login, owner.owner_name, bool(row.active),
+                           int(row.owned or 0), int(row.claimed_today or 0), cooled_at, cooled_kind)
+
+    @staticmethod
+    def _taken(
+        customer_id: int, actor: Actor, owner_id: int, owner_name: str | None, owner_login: str | None
+    ) -> RuleRefused:
+        if owner_id == actor.id:
+            return RuleRefused("taken", f"Customer {customer_id} is already in your private sea.")
+        return RuleRefused(
+            "taken", f"Customer {customer_id} is already claimed by {_who(owner_name, owner_login)}."
+        )
+
+    # --- release ------------------------------------------------------------------------------
+
+    def release(
+        self, customer_id: int | Actor, actor: Actor | int, reason: str | None = None
+    ) -> CustomerRecord:
+        """Return a customer to the open sea, with a reason (required while
+        ``require_release_reason`` is on; one of ``release_reasons`` or free text).
+
+        The owner may release, and so may a manager of the owner's team or an admin. The
+        customer's planned next follow-up is cleared (it was the old owner's plan); its history
+        stays. The releasing rep may not re-claim it within ``reclaim_cooldown_days``.
+        """
+        cid, actor = _customer_and_actor(customer_id, actor)
+        clean_reason = validate.text("reason", reason, limit=500)
+        with self.write() as conn:
+            self._require_active(conn, actor)
+            row = self._visible_customer_row(conn, actor, cid)
+            if row.owner_id is None:
+                raise RuleRefused("open_sea", f"Customer {cid} is already in the open sea.")
+            if not self.may_manage(conn, actor, row.owner_id):
+                raise PermissionDenied(
+                    f"Customer {cid} belongs to {row.owner_login}: only they or a manager of their "
+                    "team may release it."
+                )
+            if clean_reason is None and self.rule(conn, "require_release_reason"):
+                choices = ", ".join(self.rule(conn, "release_reasons"))
+                raise RuleRefused(
+                    "require_release_reason",
+                    f"Releasing needs a reason, such as {choices}, or your own words "
+                    "(rule require_release_reason).",
+                )
+            moved = self._to_pool(conn, actor, [cid], row.owner_id, clean_reason,
+                                  kind="released", check_version=row.version)
+            if not moved:
+                raise RuleRefused(
+                    "taken", f"Customer {cid} changed while you released it; nothing was done."
+                )
+            return self._fresh_record(conn, actor, cid)
+
+    def release_reasons(self) -> list[str]:
+        """The pick-list offered when releasing (free text is allowed beside it)."""
+        with self.read() as conn:
+            return list(self.rule(conn, "release_reasons"))
+
+    def _to_pool(
+        self,
+        conn: Connection,
+        actor: Actor | None,
+        customer_ids: Sequence[int],
+        from_id: int,
+        reason: str | None,
+        *,
+        kind: str,
+        check_version: int | None = None,
+    ) -> list[int]:
+        """Move customers of rep ``from_id`` to the open sea; returns the ids actually moved."""
+        now = self.clock.now()
+        moved: list[int] = []
+        for chunk in _chunks(list(customer_ids)):
+            statement = update(customer_t).where(
+                customer_t.c.id.in_(chunk), customer_t.c.owner_id == from_id
+            )
+            if check_version is not None:
+                statement = statement.where(customer_t.c.version == check_version)
+            moved += conn.execute(
+                statement.values(
+                    owner_id=None, claimed_at=None, pool_entered_at=now,
+                    released_by_id=actor.id if actor else None, release_reason=reason,
+                    locked=False, next_follow_up_at=None, updated_at=now,
+                    updated_by_id=actor.id if actor else None, version=customer_t.c.version + 1,
+                ).returning(customer_t.c.id)
+            ).scalars().all()
+        if moved:
+            self._ownership(conn, moved, kind, actor, from_id, None, reason, at=now)
+            self._audit_owner_change(conn, actor, moved, kind, from_id, None)
+            self._changed(conn, moved)
+        return moved
+
+    # --- lock ---------------------------------------------------------------------------------
+
+    def lock(self, customer_id: int | Actor, actor: Actor | int) -> CustomerRecord:
+        """Mark a key account: exempt from recycling, at most ``lock_cap`` per rep (0: none)."""
+        cid, actor = _customer_and_actor(customer_id, actor)
+        return self._set_locked(cid, actor, True)
+
+    def unlock(self, customer_id: int | Actor, actor: Actor | int) -> CustomerRecord:
+        """Make a key account an ordinary customer again (recycling applies to it)."""
+        cid, actor = _customer_and_actor(customer_id, actor)
+        return self._set_locked(cid, actor, False)
+
+    def _set_locked(self, customer_id: int, actor: Actor, locked: bool) -> CustomerRecord:
+        verb = "lock" if locked else "unlock"
+        with self.write() as conn:
+            self._require_active(conn, actor)
+            row = self._visible_customer_row(conn, actor, customer_id)
+            if row.owner_id is None:
+                raise RuleRefused(
+                    "open_sea", f"Customer {customer_id} is in the open sea: claim it before you {verb} it."
+                )
+            if not self.may_manage(conn, actor, row.owner_id):
+                raise PermissionDenied(
+                    f"Customer {customer_id} belongs to {row.owner_login}: only they or a manager "
+                    f"of their team may {verb} it."
+                )
+            if bool(row.locked) == locked:
+                return self._records(conn, [row], actor)[0]
+            if locked:
+                self._lock_rep(conn, row.owner_id)
+                cap = int(self.rule(conn, "lock_cap"))
+                held = self._count(conn, customer_t.c.owner_id == row.owner_id,
+                                   customer_t.c.locked.is_(True))
+                whose = "You hold" if row.owner_id == actor.id else f"{row.owner_login} holds"
+                if cap == 0:
+                    raise RuleRefused("lock_cap", "Locking is off: lock_cap is 0 (rule lock_cap).")
+                if held + 1 > cap:
+                    raise RuleRefused(
+                        "lock_cap",
+                        f"{whose} {held} of {cap} locked customers; unlock one first (rule lock_cap).",
+                    )
+            now = self.clock.now()
+            changed = conn.execute(
+                update(customer_t)
+                .where(customer_t.c.id == customer_id, customer_t.c.owner_id == row.owner_id)
+                .values(locked=locked, updated_at=now, updated_by_id=actor.id,
+                        version=customer_t.c.version + 1)
+                .returning(customer_t.c.id)
+            ).first()
+            if changed is None:
+                raise RuleRefused(
+                    "taken", f"Customer {customer_id} changed hands while you tried to {verb} it."
+                )
+            self._audit(conn, actor, "customer", customer_id, verb, {"locked": (not locked, locked)})
+            self._changed(conn, [customer_id])
+            return self._fresh_record(conn, actor, customer_id)
+
+    # --- recycle ------------------------------------------------------------------------------
+
+    def recycle(
+        self,
+        actor: Actor | None = None,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[RecycleItem]:
+        """Apply the recycle rules: owned customers past their deadline go to the open sea.
+
+        ``deadlines.recycle_deadline`` decides each customer. Idempotent, and safe while another
+        run goes on (each customer moves once). ``actor`` is the rep running it (None: the
+        system, such as cron). A dry run moves nothing and lists only the customers ``actor``
+        may see; a real run lists everything it moved (it is all in the open sea now).
+        ``progress(done, total)`` is called after each batch.
+        """
+        if actor is not None:
+            with self.read() as conn:
+                self._require_active(conn, actor)
+        total = self._recycle_candidate_count(actor if dry_run else None)
+        results: list[RecycleItem] = []
+        after_id = 0
+        examined = 0
+        while True:
+            with (self.read() if dry_run else self.write()) as conn:
+                rules = self.rules(conn)
+                now = self.clock.now()
+                rows = conn.execute(
+                    self._recycle_candidates(rules, now, actor if dry_run else None)
+                    .where(customer_t.c.id > after_id)
+                    .order_by(customer_t.c.id)
+                    .limit(RECYCLE_BATCH)
+                ).all()
+                if not rows:
+                    if not dry_run:
+                        self._put_state(conn, rules_mod.LAST_RECYCLE_KEY, now.isoformat())
+                    break
+                after_id = rows[-1].id
+                examined += len(rows)
+                due = [(row, deadline) for row in rows
+                       if (deadline := self._deadline(row, rules)) is not None and deadline.at <= now]
+                if dry_run:
+                    results += [RecycleItem(row.id, row.name, row.owner_login, d.rule, d.at)
+                                for row, d in due]
+                elif due:
+                    results += self._recycle_rows(conn, actor, due, now)
+            if progress is not None:
+                progress(min(examined, max(total, examined)), max(total, examined))
+        return results
+
+    def recycle_if_stale(self, actor: Actor | None = None) -> list[RecycleItem] | None:
+        """Recycle when the last run is over an hour old (the app calls this at start).
+
+        Returns what moved, or None when a recent run made this one unnecessary.
+        """
+        last = self.last_recycle_at()
+        if last is not None and self.clock.now() - last < RECYCLE_STALE_AFTER:
+            return None
+        return self.recycle(actor)
+
+    def last_recycle_at(self) -> datetime | None:
+        """When recycling last finished, or None if it never ran."""
+        with self.read() as conn:
+            raw = conn.execute(
+                select(setting_t.c.value).where(setting_t.c.key == rules_mod.LAST_RECYCLE_KEY)
+            ).scalar()
+        if raw is None:
+            return None
+        try:
+            return datetime.fromisoformat(rules_mod.decode(rules_mod.LAST_RECYCLE_KEY, raw))
+        except (TypeError, ValueError):
+            return None
+
+    @staticmethod
+    def _deadline(row: Any, rules: dict[str, Any]) -> RecycleDeadline | None:
+        return recycle_deadline(
+            claimed_at=row.claimed_at, last_follow_up_at=row.last_follow_up_at,
+            locked=bool(row.locked), has_won_deal=bool(row.has_won), rules=rules,
+        )
+
+    def _recycle_candidates(self, rules: dict[str, Any], now: datetime, visible_to: Actor | None):
+        """A SELECT of owned customers that may be past a recycle deadline.
+
+        It only narrows the search (a superset of what ``recycle_deadline`` recycles, and on
+        the same facts); the function decides. ``tests/test_sea.py`` checks the two agree.
+        """
+        has_won = exists().where(deal_t.c.customer_id == customer_t.c.id, deal_t.c.stage == "won")
+        claimed, last = customer_t.c.claimed_at, customer_t.c.last_follow_up_at
+        fired = []
+        after = int(rules["recycle_after_days"])
+        if after > 0:
+            cutoff = now - timedelta(days=after)
+            fired.append(and_(
+                or_(claimed.is_not(None), last.is_not(None)),
+                or_(claimed.is_(None), claimed <= cutoff),
+                or_(last.is_(None), last <= cutoff),
+            ))
+        no_deal = int(rules["recycle_no_deal_days"])
+        if no_deal > 0:
+            fired.append(and_(claimed.is_not(None), claimed <= now - timedelta(days=no_deal), ~has_won))
+        conditions = [customer_t.c.owner_id.is_not(None), customer_t.c.locked.is_(False),
+                      or_(*fired) if fired else customer_t.c.id.is_(None)]
+        if rules["recycle_exempt_won"]:
+            conditions.append(~has_won)
+        if visible_to is not None:
+            conditions.append(self.visible(visible_to))
+        return (
+            select(customer_t.c.id, customer_t.c.name, customer_t.c.owner_id, customer_t.c.version,
+                   claimed, last, customer_t.c.locked, has_won.label("has_won"),
+                   owner_rep.c.login.label("owner_login"))
+            .select_from(customer_t.join(owner_rep, owner_rep.c.id == customer_t.c.owner_id))
+            .where(*conditions)
+        )
+
+    def _recycle_candidate_count(self, visible_to: Actor | None) -> int:
+        with self.read() as conn:
+            candidates = self._recycle_candidates(self.rules(conn), self.clock.now(), visible_to)
+            return int(conn.execute(select(func.count()).select_from(candidates.subquery())).scalar() or 0)
+
+    def _recycle_rows(
+        self, conn: Connection, actor: Actor | None, due: list[tuple[Any, RecycleDeadline]],
+        now: datetime,
+    ) -> list[RecycleItem]:
+        """Move the decided customers unless they changed since they were read."""
+        rules = self.rules(conn)
+        actor_id = actor.id if actor else None
+        items: list[RecycleItem] = []
+        for rule in sorted({deadline.rule for _, deadline in due}):
+            group = [(row, deadline) for row, deadline in due if deadline.rule == rule]
+            reason = self._recycle_reason(rule, rules)
+            keys = [(row.id, row.version, row.owner_id) for row, _ in group]
+            moved = set(conn.execute(
+                update(customer_t)
+                .where(tuple_(customer_t.c.id, customer_t.c.version, customer_t.c.owner_id).in_(keys),
+                       customer_t.c.locked.is_(False))
+                .values(owner_id=None, claimed_at=None, pool_entered_at=now, released_by_id=None,
+                        release_reason=reason, next_follow_up_at=None, updated_at=now,
+                        updated_by_id=actor_id, version=customer_t.c.version + 1)
+                .returning(customer_t.c.id)
+            ).scalars())
+            done = [(row, deadline) for row, deadline in group if row.id in moved]
+            if not done:
+                continue
+            conn.execute(insert(ownership_t), [
+                dict(customer_id=row.id, kind="recycled", actor_id=actor_id,
+                     from_rep_id=row.owner_id, to_rep_id=None, reason=reason, at=now)
+                for row, _ in done
+            ])
+            conn.execute(insert(audit_t), [
+                dict(actor_id=actor_id, entity="customer", entity_id=row.id, action="recycle",
+                     field="owner", old=row.owner_login, new=None, at=now)
+                for row, _ in done
+            ])
+            items += [RecycleItem(row.id, row.name, row.owner_login, d.rule, d.at) for row, d in done]
+        if items:
+            self._changed(conn, [item.customer_id for item in items])
+        items.sort(key=lambda item: item.customer_id)
+        return items
+
+    @staticmethod
+    def _recycle_reason(rule: str, rules: dict[str, Any]) -> str:
+        days = rules.get(rule)
+        return f"recycled: {RULE_MEANING[rule].format(days=days)} (rule {rule})"
+
+    # --- transfer and deactivation ------------------------------------------------------------
+
+    def transfer(
+        self,
+        actor: Actor,
+        from_login: str,
+        to_login: str,
+        customer_ids: Sequence[int] | None = None,
+        *,
+        all_customers: bool = False,
+        reason: str | None = None,
+    ) -> TransferResult:
+        """Move chosen customers (or all) of one rep to another, with everything they carry.
+
+        Contacts and follow-up history stay with the customer; open deals follow it to the new
+        owner at the stage they are in (won and lost deals keep the rep who closed them). The
+        new owner's recycle clock starts again (``claimed_at`` is now). A manager may transfer
+        between reps of their own team, an admin between any reps. ``private_cap`` does not
+        block a transfer: a manager handing over a leaving rep's book must not lose customers
+        to a cap; ``over_cap`` in the result says when the receiver is now over it.
+        """
+        if not actor.is_manager:
+            raise PermissionDenied("Only a manager or an admin may transfer customers.")
+        ids = list(dict.fromkeys(int(i) for i in customer_ids or []))
+        if bool(ids) == bool(all_customers):
+            raise UsageError("Name the customers to transfer, or use --all (not both).")
+        clean_reason = validate.text("reason", reason, limit=500)
+        with self.write() as conn:
+            self._require_active(conn, actor)
+            source = self._rep_by_login(conn, from_login)
+            target = self._rep_by_login(conn, to_login)
+            self._check_transfer(actor, source, target)
+            self._lock_rep(conn, source.id)
+            moved = self._transfer(conn, actor, source.id, target.id, ids or None, clean_reason)
+            if ids and len(moved) != len(ids):
+                missing = next(i for i in ids if i not in set(moved))
+                exists_ = conn.execute(select(customer_t.c.id).where(customer_t.c.id == missing)).first()
+                if exists_ is None:
+                    raise NotFound(f"There is no customer {missing}; nothing was transferred.")
+                raise RuleRefused(
+                    "owner",
+                    f"Customer {missing} is not in {source.login}'s private sea; nothing was transferred.",
+                )
+            return TransferResult(len(moved), moved, source.login, target.login,
+                                  self._over_cap(conn, target.id))
+
+    def _check_transfer(self, actor: Actor, source: Any, target: Any) -> None:
+        if source.id == target.id:
+            raise UsageError(f"{source.login} already owns these customers: choose another rep.")
+        if not target.active:
+            raise RuleRefused("active", f"The rep {target.login} is deactivated and cannot receive customers.")
+        if actor.is_admin:
+            return
+        if not actor.team or source.team != actor.team or target.team != actor.team:
+            raise PermissionDenied(
+                "A manager may transfer customers only between reps of their own team."
+            )
+
+    def _transfer(
+        self, conn: Connection, actor: Actor, from_id: int, to_id: int,
+        customer_ids: Sequence[int] | None, reason: str | None,
+    ) -> list[int]:
+        now = self.clock.now()
+        values = dict(owner_id=to_id, claimed_at=now, updated_at=now, updated_by_id=actor.id,
+                      version=customer_t.c.version + 1)
+        moved: list[int] = []
+        if customer_ids is None:
+            moved = list(conn.execute(
+                update(customer_t).where(customer_t.c.owner_id == from_id).values(**values)
+                .returning(customer_t.c.id)
+            ).scalars())
+        else:
+            for chunk in _chunks(list(customer_ids)):
+                moved += conn.execute(
+                    update(customer_t)
+                    .where(customer_t.c.id.in_(chunk), customer_t.c.owner_id == from_id)
+                    .values(**values).returning(customer_t.c.id)
+                ).scalars().all()
+        moved.sort()
+        for chunk in _chunks(moved):
+            conn.execute(
+                update(deal_t)
+                .where(deal_t.c.customer_id.in_(chunk), deal_t.c.stage.in_(OPEN_STAGES))
+                .values(owner_id=to_id, updated_at=now)
+            )
+        if moved:
+            self._ownership(conn, moved, "transferred", actor, from_id, to_id, reason, at=now)
+            self._audit_owner_change(conn, actor, moved, "transfer", from_id, to_id)
+            self._changed(conn, moved)
+        return moved
+
+    def _over_cap(self, conn: Connection, rep_id: int) -> bool:
+        cap = int(self.rule(conn, "private_cap"))
+        return cap > 0 and self._count(conn, customer_t.c.owner_id == rep_id) > cap
+
+    def deactivate_rep(
+        self,
+        actor: Actor,
+        login: str,
+        *,
+        transfer_to: str | None = None,
+        to_pool: bool = False,
+    ) -> TransferResult:
+        """Deactivate a rep (admins only) after moving every customer they own.
+
+        Refused while they own customers and neither ``transfer_to`` (another active rep) nor
+        ``to_pool`` says where those go, so a departure never loses a customer. The moves and
+        the deactivation are one transaction; claims by the rep wait for it and then fail.
+        """
+        if not actor.is_admin:
+            raise PermissionDenied("Only an admin may deactivate reps.")
+        if transfer_to and to_pool:
+            raise UsageError("Choose one of --transfer-to LOGIN and --to-pool.")
+        with self.write() as conn:
+            self._require_active(conn, actor)
+            rep = self._rep_by_login(conn, login)
+            if rep.id == actor.id:
+                raise RuleRefused("permission", "You cannot deactivate yourself; ask another admin.")
+            if not rep.active:
+                raise UsageError(f"The rep {rep.login} is already deactivated.")
+            self._lock_rep(conn, rep.id)
+            owned = self._count(conn, customer_t.c.owner_id == rep.id)
+            target = None
+            moved: list[int] = []
+            if transfer_to:
+                target = self._rep_by_login(conn, transfer_to)
+                self._check_transfer(actor, rep, target)
+                moved = self._transfer(conn, actor, rep.id, target.id, None,
+                                       f"{rep.login} was deactivated")
+            elif to_pool:
+                ids = list(conn.execute(
+                    select(customer_t.c.id).where(customer_t.c.owner_id == rep.id)
+                    .order_by(customer_t.c.id)
+                ).scalars())
+                moved = self._to_pool(conn, actor, ids, rep.id, f"{rep.login} was deactivated",
+                                      kind="released")
+            elif owned:
+                raise RuleRefused(
+                    "deactivate",
+                    f"{rep.login} owns {owned} customers: move them with --transfer-to LOGIN or "
+                    "--to-pool, so none is lost.",
+                )
+            leftover = self._count(conn, customer_t.c.owner_id == rep.id)
+            if leftover:  # pragma: no cover - the rep lock makes this unreachable
+                raise RuleRefused("deactivate", f"{rep.login} still owns {leftover} customers.")
+            conn.execute(update(rep_t).where(rep_t.c.id == rep.id).values(active=False))
+            self._audit(conn, actor, "rep", rep.id, "deactivate", {"active": (True, False)})
+            return TransferResult(len(moved), moved, rep.login, target.login if target else None,
+                                  self._over_cap(conn, target.id) if target else False)
+
+    # --- rules --------------------------------------------------------------------------------
+
+    def set_rules(self, actor: Actor, values: dict[str, Any]) -> dict[str, Any]:
+        """Change settings (managers and admins); each value is validated, each change audited.
+
+        Values may be text as typed (``crm rules --set recycle_after_days=30``) or JSON data.
+        Nothing is written unless every value is valid. Returns all rules after the change.
+        """
+        if not actor.is_manager:
+            raise PermissionDenied("Only a manager or an admin may change the rules.")
+        if not values:
+            raise UsageError("Name at least one setting to change, as KEY=VALUE.")
+        parsed = {key.strip(): rules_mod.parse_rule(key.strip(), raw) for key, raw in values.items()}
+        with self.write() as conn:
+            self._require_active(conn, actor)
+            current = self.rules(conn)
+            changes = {}
+            for key, value in parsed.items():
+                if current[key] != value:
+                    self._put_state(conn, key, value)
+                    changes[key] = (rules_mod.encode(current[key]), rules_mod.encode(value))
+            if changes:
+                self._audit(conn, actor, "setting", None, "update", changes)
+            return self.rules(conn)
+
+    # --- the open sea -------------------------------------------------------------------------
+
+    def pool(
+        self, actor: Actor, query: str = "", *, limit: int = 50, offset: int = 0
+    ) -> list[PoolEntry]:
+        """Open-sea customers (masked while ``mask_pool_contacts``), newest in the pool first or
+        best match first for a query, each with its days in the pool."""
+        statement = customer_select().where(customer_t.c.owner_id.is_(None))
+        condition = self.search_condition(query) if query.strip() else None  # type: ignore[attr-defined]
+        if condition is not None:
+            statement = statement.where(condition).order_by(
+                *self._rank(query), customer_t.c.id  # type: ignore[attr-defined]
+            )
+        else:
+            statement = statement.order_by(
+                customer_t.c.pool_entered_at.desc().nulls_last(), customer_t.c.id.desc()
+            )
+        now = self.clock.now()
+        with self.read() as conn:
+            rows = conn.execute(statement.limit(limit).offset(max(0, offset))).all()
+            records = self._records(conn, rows, actor)
+        return [
+            PoolEntry(record, (now - record.pool_entered_at).days if record.pool_entered_at else None)
+            for record in records
+        ]
+
+    # --- shared -------------------------------------------------------------------------------
+
+    def _require_active(self, conn: Connection, actor: Actor) -> None:
+        active = conn.execute(select(rep_t.c.active).where(rep_t.c.id == actor.id)).scalar()
+        if not active:
+            raise RuleRefused("active", f"The rep {actor.login} is deactivated.")
+
+    def _fresh_record(self, conn: Connection, actor: Actor, customer_id: int) -> CustomerRecord:
+        row = conn.execute(customer_select().where(customer_t.c.id == customer_id)).one()
+        return self._records(conn, [row], actor)[0]
+
+    def _audit_owner_change(
+        self, conn: Connection, actor: Actor | None, customer_ids: Sequence[int], action: str,
+        from_id: int | None, to_id: int | None,
+    ) -> None:
+        logins = dict(conn.execute(
+            select(rep_t.c.id, rep_t.c.login).where(rep_t.c.id.in_([i for i in (from_id, to_id) if i]))
+        ).all())
+        at = self.clock.now()
+        conn.execute(insert(audit_t), [
+            dict(actor_id=actor.id if actor else None, entity="customer", entity_id=cid,
+                 action=action, field="owner", old=logins.get(from_id), new=logins.get(to_id), at=at)
+            for cid in customer_ids
+        ])
+
+    def _put_state(self, conn: Connection, key: str, value: Any) -> None:
+        """Upsert one setting; safe when two transactions write the same new key at once."""
+        encoded = rules_mod.encode(value)
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
+        statement = upsert(setting_t).values(key=key, value=encoded)
+        conn.execute(statement.on_conflict_do_update(index_elements=[setting_t.c.key],
+                                                     set_={"value": encoded}))
+
+
+@dataclass(frozen=True)
+class _ClaimFacts:
+    owner_id: int | None
+    owner_login: str | None
+    owner_name: str | None
+    active: bool
+    owned: int
+    claimed_today: int
+    cooled_at: datetime | None
+    cooled_kind: str | None
