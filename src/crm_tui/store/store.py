@@ -6,10 +6,11 @@ from .customers import CustomerOps
 from .portrait import PortraitOps
 from .reps import RepOps
 from .sea import SeaOps
+from .stats import StatsOps
 from .listing import ListingOps
 
 
-class Store(PortraitOps, ListingOps, CustomerOps, SeaOps, RepOps):
+class Store(PortraitOps, ListingOps, CustomerOps, SeaOps, RepOps, StatsOps):
     """One database, every rule. Methods take the acting rep explicitly (``actor=``)."""
 
 

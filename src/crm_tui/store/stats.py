@@ -1,0 +1,458 @@
+"""The manager's dashboard (and ``crm stats``): per-rep work, the pipeline, value, the open sea.
+
+Who sees what is decided here, never in a screen: a rep's dashboard covers their own private
+sea and deals, a manager's the reps of their team, an admin's every rep; the open sea's size and
+its weekly inflow and outflow are public (everyone may browse the open sea).
+
+Every figure is one aggregate query grouped over indexed columns, run in one read
+transaction, so the whole dashboard stays within its budget on a million customers
+(``bench/bench_dashboard.py``): customers grouped by owner and tier (owned, overdue, tier,
+recycle soon; the won-deal test of the recycle rule runs only for customers whose dates already
+qualify), follow-ups per rep over ``ix_follow_up_rep_at``, one pass over the deals for the
+pipeline and the month's wins, the won deals for RFM, and ``ix_ownership_event_at`` for the open
+sea's weeks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, exists, func, literal, or_, select
+from sqlalchemy.sql import ColumnElement
+
+from . import analytics
+from .base import StoreBase, customer_t, ownership_t, rep_t
+from .models import OPEN_STAGES, STAGE_PROBABILITY, STAGES, TIERS, Deal, FollowUp
+from .records import Actor, Record
+
+deal_t = Deal.__table__  # type: ignore[attr-defined]
+follow_up_t = FollowUp.__table__  # type: ignore[attr-defined]
+
+POOL_WEEKS = 8
+"""Weeks of open-sea inflow and outflow the dashboard shows (the current week last)."""
+RFM_SEGMENTS = ("champion", "loyal", "new", "promising", "at risk", "dormant", "prospect")
+"""The segments ``analytics.rfm_segment`` names, best first (always listed, zero or not)."""
+RFM_COUNT_CAP = 10
+"""Won-deal counts are grouped up to this many: the RFM frequency thresholds lie below it."""
+NO_TIER = "none"
+"""The key under which customers without a value tier are counted."""
+
+CENT = Decimal("0.01")
+
+
+# --- records ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RepStats(Record):
+    """One rep's line of the dashboard."""
+
+    login: str
+    name: str
+    owned: int = 0
+    """Customers in the rep's private sea (the private-sea size)."""
+    follow_ups_7d: int = 0
+    """Follow-ups the rep logged in the last 7 days."""
+    follow_ups_30d: int = 0
+    """Follow-ups the rep logged in the last 30 days."""
+    overdue: int = 0
+    """The rep's customers whose next follow-up date has passed."""
+    recycle_soon: int = 0
+    """The rep's customers due back to the open sea within ``recycle_warn_days`` (or overdue for it)."""
+    won_this_month: int = 0
+    """Deals the rep won this calendar month."""
+    won_amount_this_month: Decimal = Decimal("0.00")
+
+
+@dataclass
+class StageStats(Record):
+    """Deals in one stage of the pipeline; ``weighted`` is amount × the stage's probability."""
+
+    stage: str
+    count: int
+    amount: Decimal
+    weighted: Decimal
+
+
+@dataclass
+class PoolWeek(Record):
+    """Customers that entered (released, recycled, created in the pool) and left (claimed) the
+    open sea in the week starting on Monday ``week``."""
+
+    week: date
+    inflow: int
+    outflow: int
+
+
+@dataclass
+class PoolStats(Record):
+    size: int
+    weeks: list[PoolWeek] = field(default_factory=list)
+
+
+@dataclass
+class Dashboard(Record):
+    """Everything the dashboard screen and ``crm stats`` show, for one acting rep."""
+
+    scope: str
+    """``own`` (a rep, or a manager without a team), ``team`` (a manager) or ``all`` (an admin)."""
+    team: str | None
+    generated_at: datetime
+    reps: list[RepStats]
+    pipeline: list[StageStats]
+    tiers: dict[str, int]
+    rfm: dict[str, int]
+    open_sea: PoolStats
+
+    @property
+    def totals(self) -> RepStats:
+        """The sum of the rep lines (login ``total``)."""
+        total = RepStats(login="total", name="total")
+        for line in self.reps:
+            for name in ("owned", "follow_ups_7d", "follow_ups_30d", "overdue", "recycle_soon",
+                         "won_this_month", "won_amount_this_month"):
+                setattr(total, name, getattr(total, name) + getattr(line, name))
+        return total
+
+
+@dataclass
+class ClaimStatus(Record):
+    """Where a rep stands against the claim rules (the open-sea browser shows it at all times)."""
+
+    owned: int
+    private_cap: int
+    """0: no cap."""
+    claimed_today: int
+    daily_claim_limit: int
+    """0: no limit."""
+
+
+@dataclass
+class PoolNotes(Record):
+    """What the open-sea browser shows beside a customer: its days in the pool and the latest
+    follow-up summary (the history stays with the customer when it is released)."""
+
+    customer_id: int
+    days_in_pool: int | None
+    last_summary: str | None
+
+
+# --- the queries ------------------------------------------------------------------------------
+
+
+class StatsOps(StoreBase):
+    """The dashboard's figures, scoped to what the acting rep may see."""
+
+    def dashboard(self, actor: Actor) -> Dashboard:
+        """The whole dashboard for ``actor`` in one read transaction (one consistent snapshot
+        on PostgreSQL; SQLite's WAL gives the same)."""
+        with self.read() as conn:
+            rules = self.rules(conn)
+            scope, reps = self._stats_reps(conn, actor)
+            rep_ids = [rep.id for rep in reps]
+            lines = {rep.id: RepStats(login=rep.login, name=rep.name) for rep in reps}
+            tiers = self._customer_figures(conn, actor, rep_ids, rules, lines)
+            self._follow_up_figures(conn, rep_ids, lines)
+            pipeline = self._deal_figures(conn, actor, rep_ids, lines)
+            owned_total = sum(tiers.values())
+            rfm = self._rfm(conn, actor, rep_ids, owned_total)
+            open_sea = self._pool_figures(conn)
+        return Dashboard(
+            scope=scope,
+            team=actor.team if scope == "team" else None,
+            generated_at=self.clock.now(),
+            reps=list(lines.values()),
+            pipeline=pipeline,
+            tiers=tiers,
+            rfm=rfm,
+            open_sea=open_sea,
+        )
+
+    def claim_status(self, actor: Actor) -> ClaimStatus:
+        """My private-sea size and today's claims, against ``private_cap`` and ``daily_claim_limit``."""
+        with self.read() as conn:
+            rules = self.rules(conn)
+            owned = self._count(conn, customer_t.c.owner_id == actor.id)
+            claimed_today = int(conn.execute(
+                select(func.count()).select_from(ownership_t).where(
+                    ownership_t.c.to_rep_id == actor.id, ownership_t.c.kind == "claimed",
+                    ownership_t.c.at >= self.clock.day_start_utc(),
+                )
+            ).scalar() or 0)
+        return ClaimStatus(owned, int(rules["private_cap"]), claimed_today,
+                           int(rules["daily_claim_limit"]))
+
+    def pool_notes(self, actor: Actor, customer_ids: Sequence[int]) -> dict[int, PoolNotes]:
+        """Days in the pool and the latest follow-up summary of the given open-sea customers.
+
+        Only open-sea customers are answered (whoever asks may see them); other ids are left out.
+        """
+        ids = sorted({int(i) for i in customer_ids})
+        if not ids:
+            return {}
+        now = self.clock.now()
+        latest = (
+            select(follow_up_t.c.customer_id, func.max(follow_up_t.c.at).label("at"))
+            .where(follow_up_t.c.customer_id.in_(ids))
+            .group_by(follow_up_t.c.customer_id)
+            .subquery()
+        )
+        with self.read() as conn:
+            pooled = dict(conn.execute(
+                select(customer_t.c.id, customer_t.c.pool_entered_at)
+                .where(customer_t.c.id.in_(ids), customer_t.c.owner_id.is_(None))
+            ).all())
+            summaries: dict[int, str] = {}
+            for customer_id, summary in conn.execute(
+                select(follow_up_t.c.customer_id, follow_up_t.c.summary)
+                .join(latest, and_(latest.c.customer_id == follow_up_t.c.customer_id,
+                                   latest.c.at == follow_up_t.c.at))
+                .order_by(follow_up_t.c.customer_id, follow_up_t.c.id)
+            ):
+                summaries[customer_id] = summary  # the last logged of equal times wins
+        return {
+            cid: PoolNotes(cid, (now - entered).days if entered else None,
+                           summaries.get(cid))
+            for cid, entered in pooled.items()
+        }
+
+    # --- scope --------------------------------------------------------------------------------
+
+    def _stats_reps(self, conn: Connection, actor: Actor) -> tuple[str, list[Any]]:
+        """The reps whose figures ``actor`` may see, mirroring ``visible``: all (admin), the team
+        (a manager with a team), or the actor alone."""
+        statement = select(rep_t.c.id, rep_t.c.login, rep_t.c.name, rep_t.c.active)
+        if actor.is_admin:
+            scope = "all"
+        elif actor.role == "manager" and actor.team:
+            scope = "team"
+            statement = statement.where(or_(rep_t.c.team == actor.team, rep_t.c.id == actor.id))
+        else:
+            scope = "own"
+            statement = statement.where(rep_t.c.id == actor.id)
+        reps = conn.execute(statement.order_by(rep_t.c.login)).all()
+        if scope == "all":
+            owners = {owner for owner, in conn.execute(
+                select(customer_t.c.owner_id).where(customer_t.c.owner_id.is_not(None)).distinct()
+            )} if any(not rep.active for rep in reps) else set()
+            reps = [rep for rep in reps if rep.active or rep.id in owners]
+        return scope, reps
+
+    def _owned_by(self, actor: Actor, rep_ids: Sequence[int]) -> list[ColumnElement[bool]]:
+        """Customers in the private seas of ``rep_ids`` that ``actor`` may see."""
+        if actor.is_admin:
+            return [customer_t.c.owner_id.is_not(None)]
+        return [customer_t.c.owner_id.in_(list(rep_ids)), self.visible(actor)]
+
+    # --- customers ----------------------------------------------------------------------------
+
+    def _customer_figures(
+        self, conn: Connection, actor: Actor, rep_ids: Sequence[int], rules: dict[str, Any],
+        lines: dict[int, RepStats],
+    ) -> dict[str, int]:
+        """Owned, overdue and recycle-soon per rep, and customers per tier, in one grouped scan."""
+        tiers = {tier: 0 for tier in TIERS} | {NO_TIER: 0}
+        if not rep_ids:
+            return tiers
+        today = self.clock.today()
+        horizon = self.clock.now() + timedelta(days=int(rules["recycle_warn_days"]))
+        statement = (
+            select(
+                customer_t.c.owner_id,
+                customer_t.c.tier,
+                func.count().label("owned"),
+                func.sum(case((customer_t.c.next_follow_up_at < today, 1), else_=0)).label("overdue"),
+                func.sum(case((self._recycles_by(horizon, rules), 1), else_=0)).label("recycle_soon"),
+            )
+            .where(*self._owned_by(actor, rep_ids))
+            .group_by(customer_t.c.owner_id, customer_t.c.tier)
+        )
+        for row in conn.execute(statement):
+            tier = row.tier if row.tier in tiers else NO_TIER
+            tiers[tier] += int(row.owned)
+            line = lines.get(row.owner_id)
+            if line is None:  # an owner outside the listed reps (an admin sees it in the tiers)
+                continue
+            line.owned += int(row.owned)
+            line.overdue += int(row.overdue or 0)
+            line.recycle_soon += int(row.recycle_soon or 0)
+        return tiers
+
+    @staticmethod
+    def _recycles_by(horizon: datetime, rules: dict[str, Any]) -> ColumnElement[bool]:
+        """True for an owned customer that ``deadlines.recycle_deadline`` sends back to the open
+        sea at or before ``horizon`` (the same rule, written as SQL; ``tests/test_stats.py``
+        checks the two agree). The won-deal test comes last, so it runs only for customers whose
+        dates already qualify."""
+        claimed, last = customer_t.c.claimed_at, customer_t.c.last_follow_up_at
+        has_won = exists().where(deal_t.c.customer_id == customer_t.c.id, deal_t.c.stage == "won")
+        fired: list[ColumnElement[bool]] = []
+        after = int(rules["recycle_after_days"])
+        if after > 0:
+            cutoff = horizon - timedelta(days=after)
+            fired.append(and_(
+                or_(claimed.is_not(None), last.is_not(None)),
+                or_(claimed.is_(None), claimed <= cutoff),
+                or_(last.is_(None), last <= cutoff),
+            ))
+        no_deal = int(rules["recycle_no_deal_days"])
+        if no_deal > 0:
+            fired.append(and_(claimed.is_not(None), claimed <= horizon - timedelta(days=no_deal), ~has_won))
+        if not fired:
+            return literal(False)
+        conditions = [customer_t.c.locked.is_(False), or_(*fired)]
+        if rules["recycle_exempt_won"]:
+            conditions.append(~has_won)
+        return and_(*conditions)
+
+    # --- follow-ups ---------------------------------------------------------------------------
+
+    def _follow_up_figures(
+        self, conn: Connection, rep_ids: Sequence[int], lines: dict[int, RepStats]
+    ) -> None:
+        if not rep_ids:
+            return
+        now = self.clock.now()
+        week_ago, month_ago = now - timedelta(days=7), now - timedelta(days=30)
+        for rep_id, last_7, last_30 in conn.execute(
+            select(
+                follow_up_t.c.rep_id,
+                func.sum(case((follow_up_t.c.at >= week_ago, 1), else_=0)),
+                func.count(),
+            )
+            .where(follow_up_t.c.rep_id.in_(list(rep_ids)), follow_up_t.c.at >= month_ago,
+                   follow_up_t.c.at <= now)
+            .group_by(follow_up_t.c.rep_id)
+        ):
+            line = lines[rep_id]
+            line.follow_ups_7d = int(last_7 or 0)
+            line.follow_ups_30d = int(last_30 or 0)
+
+    # --- deals --------------------------------------------------------------------------------
+
+    def _deal_figures(
+        self, conn: Connection, actor: Actor, rep_ids: Sequence[int], lines: dict[int, RepStats]
+    ) -> list[StageStats]:
+        """The pipeline by stage (deals owned by the reps in scope; an admin: every deal) and
+        each rep's wins this month, in one grouped scan of the deals."""
+        month_start = self.clock.day_start_utc(self.clock.today().replace(day=1))
+        won_now = and_(deal_t.c.stage == "won", deal_t.c.closed_at >= month_start)
+        statement = (
+            select(
+                deal_t.c.owner_id,
+                deal_t.c.stage,
+                func.count().label("n"),
+                func.sum(deal_t.c.amount).label("amount"),
+                func.sum(case((won_now, 1), else_=0)).label("won_n"),
+                func.sum(case((won_now, deal_t.c.amount), else_=0)).label("won_amount"),
+            )
+            .group_by(deal_t.c.owner_id, deal_t.c.stage)
+        )
+        if not actor.is_admin:
+            statement = statement.where(deal_t.c.owner_id.in_(list(rep_ids)))
+        counts = dict.fromkeys(STAGES, 0)
+        amounts = dict.fromkeys(STAGES, Decimal("0"))
+        for row in conn.execute(statement):
+            if row.stage not in counts:
+                continue
+            counts[row.stage] += int(row.n)
+            amounts[row.stage] += _decimal(row.amount)
+            line = lines.get(row.owner_id)
+            if line is not None and row.stage == "won":
+                line.won_this_month += int(row.won_n or 0)
+                line.won_amount_this_month = (
+                    line.won_amount_this_month + _decimal(row.won_amount)
+                ).quantize(CENT)
+        return [
+            StageStats(stage, counts[stage], amounts[stage].quantize(CENT),
+                       (amounts[stage] * STAGE_PROBABILITY[stage]).quantize(CENT))
+            for stage in (*OPEN_STAGES, "won", "lost")
+        ]
+
+    # --- value --------------------------------------------------------------------------------
+
+    def _rfm(
+        self, conn: Connection, actor: Actor, rep_ids: Sequence[int], owned_total: int
+    ) -> dict[str, int]:
+        """Customers in scope per RFM segment.
+
+        ``analytics.rfm_segment`` decides, as for the portrait: SQL groups the customers with won
+        deals by what the function reads (won count, recency bucket, tier), and the function
+        names the segment of each group, so the rule is written once.
+        """
+        segments = dict.fromkeys(RFM_SEGMENTS, 0)
+        if not rep_ids or not owned_total:
+            return segments
+        now = self.clock.now()
+        recent_cut = now - timedelta(days=analytics.RECENT_DAYS)
+        lapsed_cut = now - timedelta(days=getattr(analytics, "LAPSED_DAYS", 365))
+        won = (
+            select(
+                deal_t.c.customer_id,
+                customer_t.c.tier,
+                func.count().label("n"),
+                func.max(deal_t.c.closed_at).label("last_won"),
+            )
+            .select_from(deal_t.join(customer_t, customer_t.c.id == deal_t.c.customer_id))
+            .where(deal_t.c.stage == "won", *self._owned_by(actor, rep_ids))
+            .group_by(deal_t.c.customer_id, customer_t.c.tier)
+            .subquery()
+        )
+        count = case((won.c.n >= RFM_COUNT_CAP, RFM_COUNT_CAP), else_=won.c.n).label("n")
+        recency = case(
+            (won.c.last_won.is_(None), 0),
+            (won.c.last_won >= recent_cut, 1),
+            (won.c.last_won >= lapsed_cut, 2),
+            else_=3,
+        ).label("recency")
+        # A moment inside each recency bucket, for the function to judge.
+        moments = {0: None, 1: now, 2: recent_cut - timedelta(days=1),
+                   3: lapsed_cut - timedelta(days=1)}
+        for n, bucket, tier, customers in conn.execute(
+            select(count, recency, won.c.tier, func.count())
+            .select_from(won)
+            .group_by(count, recency, won.c.tier)
+        ):
+            name = analytics.rfm_segment(int(n), moments[int(bucket)], now, tier)
+            segments[name] = segments.get(name, 0) + int(customers)
+        segments["prospect"] += owned_total - sum(segments.values())
+        return segments
+
+    # --- the open sea -------------------------------------------------------------------------
+
+    def _pool_figures(self, conn: Connection) -> PoolStats:
+        size = self._count(conn, customer_t.c.owner_id.is_(None))
+        today = self.clock.today()
+        monday = today - timedelta(days=today.weekday())
+        weeks = [monday - timedelta(weeks=back) for back in range(POOL_WEEKS - 1, -1, -1)]
+        bounds = [self.clock.day_start_utc(week) for week in weeks]
+        bounds.append(self.clock.day_start_utc(monday + timedelta(weeks=1)))
+        kind = ownership_t.c.kind
+        inflow = or_(kind.in_(("released", "recycled")),
+                     and_(kind == "created", ownership_t.c.to_rep_id.is_(None)))
+        outflow = or_(kind == "claimed",
+                      and_(kind.in_(("assigned", "transferred")), ownership_t.c.from_rep_id.is_(None)))
+        columns = []
+        for start, end in zip(bounds, bounds[1:], strict=False):
+            in_week = and_(ownership_t.c.at >= start, ownership_t.c.at < end)
+            columns.append(func.sum(case((and_(in_week, inflow), 1), else_=0)))
+            columns.append(func.sum(case((and_(in_week, outflow), 1), else_=0)))
+        row = conn.execute(
+            select(*columns).where(ownership_t.c.at >= bounds[0], ownership_t.c.at < bounds[-1])
+        ).one()
+        return PoolStats(size, [
+            PoolWeek(week, int(row[2 * index] or 0), int(row[2 * index + 1] or 0))
+            for index, week in enumerate(weeks)
+        ])
+
+
+def _decimal(value: Any) -> Decimal:
+    if value is None:
+        return Decimal("0")
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
