@@ -1,42 +1,239 @@
-"""The Textual app.
+"""The Textual app: screens by mode (keys 1–4), global keys, the command palette, live updates.
 
 Threading rule: database work runs in ``@work(thread=True, exclusive=True, exit_on_error=False,
-group=...)`` workers; workers never touch widgets, they ``post_message``; message handlers own
-every UI change. One ``Worker.StateChanged`` handler shows a failed worker's error.
+group=...)`` workers (or ``run_worker(..., thread=True)``); workers never touch widgets, they
+``post_message``; message handlers own every UI change. A failed worker is shown by the one
+``Worker.StateChanged`` handler below (screens forward theirs, since that message does not
+bubble), never a crash.
+
+Start-up: the first frame does not wait for the store. ``crm`` builds the app with an
+``opener`` that imports and opens the store in a worker (SQLAlchemy and SQLModel cost about
+0.4 s to import); tests and other callers pass an open store to ``make_app``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+from textual import on
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
+
+from crm_tui.commands_palette import CustomerCommands, ViewCommands
+from crm_tui.i18n import _
+from crm_tui.messages import CustomersChanged, StoreFailed, StoreReady
+from crm_tui.screens.customer_list import CustomerListScreen
+from crm_tui.screens.dashboard import DashboardScreen
+from crm_tui.screens.follow_ups import FollowUpsScreen
+from crm_tui.screens.open_sea import OpenSeaScreen
 
 if TYPE_CHECKING:
     from crm_tui.config import Settings
-    from crm_tui.store import Actor, Store
+    from crm_tui.store import Actor, Clock, Store
+    from crm_tui.store.live import ChangeWatcher
+
+READY_FILE_ENV = "CRM_TUI_READY_FILE"
+"""When set, the app writes the time (``time.time()``) the first rows were drawn to this file."""
+
+Opener = Callable[[], "tuple[Store, Actor]"]
 
 
 class CrmApp(App[None]):
     """crm-tui."""
 
     CSS_PATH = "app.tcss"
-    BINDINGS = [("q", "quit", "Quit")]
+    TITLE = "crm"
+    MODES: ClassVar[dict[str, Any]] = {
+        "customers": CustomerListScreen,
+        "due": FollowUpsScreen,
+        "open_sea": OpenSeaScreen,
+        "dashboard": DashboardScreen,
+    }
+    DEFAULT_MODE = "customers"
+    COMMANDS = App.COMMANDS | {CustomerCommands, ViewCommands}
 
-    def __init__(self, store: Store, actor: Actor, settings: Settings | None = None) -> None:
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "switch_mode('customers')", _("List"), id="app.customers",
+                tooltip=_("Customers: my private sea, or all I may see")),
+        Binding("2", "switch_mode('due')", _("Due"), id="app.due",
+                tooltip=_("Due today and the follow-up log")),
+        Binding("3", "switch_mode('open_sea')", _("Sea"), id="app.open_sea",
+                tooltip=_("The open sea: customers nobody owns")),
+        Binding("4", "switch_mode('dashboard')", _("Board"), id="app.dashboard",
+                tooltip=_("The team dashboard")),
+        Binding("question_mark", "help", _("Help"), id="app.help",
+                tooltip=_("Every key, on one screen")),
+        Binding("q", "quit", _("Quit"), id="app.quit", tooltip=_("Leave crm")),
+    ]
+
+    def __init__(
+        self,
+        store: Store | None,
+        actor: Actor | None,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+        *,
+        opener: Opener | None = None,
+        database_label: str = "",
+        cursor_blink: bool = True,
+        watch_changes: bool = True,
+    ) -> None:
         super().__init__()
-        self.store = store
-        self.me = actor
+        if store is None and opener is None:
+            raise ValueError("CrmApp needs a store or an opener")
+        self.store: Store | None = store
+        self.me: Actor | None = actor
         self.settings = settings
-        self.title = "crm"
-        self.sub_title = f"{actor.login} @ {store.label}"
+        self.clock = clock
+        """Fixes "today" (overdue colours) for tests; else the store's clock."""
+        self.cursor_blink = cursor_blink
+        """Off in snapshot tests, so the picture does not depend on when it is taken."""
+        self.watch_changes = watch_changes
+        self._opener = opener
+        self._database_label = database_label
+        self.startup_error: BaseException | None = None
+        """Why the store could not be opened; ``crm`` reports it after the app exits."""
+        self._watcher: ChangeWatcher | None = None
+        self._ready_file = os.environ.get(READY_FILE_ENV) or None
+        self.store_ready: Signal[None] = Signal(self, "store_ready")
+        self.customers_changed: Signal[frozenset[int] | None] = Signal(self, "customers_changed")
+        if settings is not None and settings.theme:
+            self.theme = settings.theme
+        self._show_identity()
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(f"Welcome, {self.me.name}.", id="welcome", markup=False)
-        yield Footer()
+    # --- start-up -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.settings is not None and self.settings.keymap:
+            self.set_keymap(self.settings.keymap)
+        if self.store is not None and self.me is not None:
+            self.post_message(StoreReady(self.store, self.me))
+        else:
+            self.run_worker(self._open_store, thread=True, exit_on_error=False,
+                            group="open-store", name="open the database")
+
+    def _open_store(self) -> None:
+        assert self._opener is not None
+        try:
+            store, actor = self._opener()
+        except Exception as exc:  # noqa: BLE001 - reported by the app, then `crm` exits with it
+            self.post_message(StoreFailed(exc))
+            return
+        self.post_message(StoreReady(store, actor))
+
+    @on(StoreReady)
+    def _store_ready(self, event: StoreReady) -> None:
+        self.store, self.me = event.store, event.actor
+        self._show_identity()
+        if hasattr(event.store, "recycle_if_stale"):
+            self.run_worker(lambda: event.store.recycle_if_stale(event.actor),  # type: ignore[attr-defined]
+                            thread=True, exit_on_error=False, group="recycle",
+                            name="recycle stale customers")
+        if self.watch_changes:
+            from crm_tui.store.live import ChangeWatcher
+
+            self._watcher = ChangeWatcher(
+                event.store, lambda ids: self.post_message(CustomersChanged(ids))
+            )
+            self._watcher.start()
+        self.store_ready.publish(None)
+
+    @on(StoreFailed)
+    def _store_failed(self, event: StoreFailed) -> None:
+        self.startup_error = event.error
+        self.exit(return_code=getattr(event.error, "exit_code", 1))
+
+    def _show_identity(self) -> None:
+        """Header: who I am and which database (SQLite path or PostgreSQL host/db)."""
+        label = self.store.label if self.store is not None else self._database_label
+        if self.me is not None:
+            who = f"{self.me.name} ({self.me.login}, {self.me.role})"
+            self.sub_title = f"{who} · {label}"
+        else:
+            self.sub_title = _("opening {database}…").format(database=label)
+
+    def first_rows_shown(self) -> None:
+        """The list drew its first rows: record the moment for ``bench/bench_tui.py``."""
+        if self._ready_file:
+            path, self._ready_file = self._ready_file, None
+            with open(path, "w", encoding="utf-8") as out:
+                out.write(f"{time.time():.6f}\n")
+
+    def on_unmount(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+
+    # --- what screens ask of the app ----------------------------------------------------------
+
+    def today(self) -> date:
+        clock = self.clock or (self.store.clock if self.store is not None else None)
+        return clock.today() if clock is not None else date.today()
+
+    def open_customer(self, customer_id: int, intent: str | None = None) -> None:
+        """Show a customer's portrait on top of the current screen."""
+        from crm_tui.screens.portrait import PortraitScreen
+
+        if intent is None:
+            self.push_screen(PortraitScreen(customer_id))
+        else:
+            self.push_screen(PortraitScreen(customer_id, intent=intent))
+
+    def action_help(self) -> None:
+        from crm_tui.screens.help import HelpScreen, keys_of
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(keys_of(self.screen)))
+
+    # --- messages -----------------------------------------------------------------------------
+
+    @on(CustomersChanged)
+    def _customers_changed(self, event: CustomersChanged) -> None:
+        self.customers_changed.publish(event.ids)
+
+    @on(Worker.StateChanged)
+    def _show_worker_outcome(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker is shown (as a notification), instead of a crash."""
+        worker = event.worker
+        if event.state == WorkerState.SUCCESS and worker.group == "recycle" and worker.result:
+            self.notify(_("{n} customers went back to the open sea (recycle rules).").format(
+                n=worker.result if isinstance(worker.result, int) else len(worker.result)))
+            return
+        if event.state != WorkerState.ERROR:
+            return
+        error = worker.error
+        if hasattr(error, "exit_code"):
+            # A store error: one sentence meant for the user.
+            self.notify(str(error), title=_("Refused"), severity="error", markup=False)
+        else:
+            self.log.error(f"worker {worker.name!r} failed", error)
+            self.notify(
+                _("{what} failed: {kind}: {error}").format(
+                    what=worker.name or _("A task"), kind=type(error).__name__, error=error),
+                title=_("Unexpected error"), severity="error", timeout=10, markup=False,
+            )
 
 
-def make_app(store: Store, actor: Actor, settings: Settings | None = None) -> CrmApp:
-    """The one factory for the CLI and the tests."""
-    return CrmApp(store, actor, settings)
+def make_app(
+    store: Store | None,
+    actor: Actor | None,
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    *,
+    opener: Opener | None = None,
+    database_label: str = "",
+    cursor_blink: bool = True,
+    watch_changes: bool = True,
+) -> CrmApp:
+    """The one factory for ``crm`` and the tests.
+
+    Either an open ``store`` and its ``actor`` (tests), or an ``opener`` that opens them in a
+    worker after the first frame (``crm``; ``database_label`` fills the header meanwhile).
+    """
+    return CrmApp(store, actor, settings, clock, opener=opener, database_label=database_label,
+                  cursor_blink=cursor_blink, watch_changes=watch_changes)

@@ -1,0 +1,18 @@
+"""Due today and the follow-up log (a placeholder until its screen lands)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Footer, Header, Static
+
+from crm_tui.i18n import _
+from crm_tui.screens.base import CrmScreen
+
+
+class FollowUpsScreen(CrmScreen):
+    """Due today and the follow-up log."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(_("Due today and the follow-up log: coming soon."), classes="placeholder", markup=False)
+        yield Footer()
