@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from .customers import CustomerOps
+from .exporting import ExportOps
+from .importing import ImportOps
 from .portrait import PortraitOps
 from .reps import RepOps
 from .sea import SeaOps
@@ -10,7 +12,7 @@ from .stats import StatsOps
 from .listing import ListingOps
 
 
-class Store(PortraitOps, ListingOps, CustomerOps, SeaOps, RepOps, StatsOps):
+class Store(PortraitOps, ListingOps, CustomerOps, SeaOps, RepOps, StatsOps, ImportOps, ExportOps):
     """One database, every rule. Methods take the acting rep explicitly (``actor=``)."""
 
 
