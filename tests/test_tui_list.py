@@ -295,3 +295,41 @@ async def test_a_failed_worker_is_shown_not_a_crash(book):
 def test_clock_is_the_fixed_one(book):
     app = app_for(book)
     assert app.today() == FIXED_NOW.date()
+
+
+@pilot_test
+async def test_new_customer_refused_then_saved_keeps_what_was_typed(book):
+    from textual.widgets import Input, Static
+
+    from crm_tui.screens.customer_form import CustomerFormScreen
+
+    store, admin, _ids = book
+    app = app_for(book)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(CustomerTable)
+        before = table.total
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, CustomerFormScreen)
+        await pilot.press(*"周杰", "tab", *"周氏", "tab", *"12", "ctrl+s")
+        await settle(pilot)
+        assert app.screen is form  # refused: still open
+        phone_error = form.query_one("#error-phone", Static)
+        assert phone_error.has_class("-shown") and "12" in str(phone_error.render())
+        assert not form.query_one("#error-name", Static).has_class("-shown")
+        assert form.typed_fields()["name"] == "周杰" and form.typed_fields()["company"] == "周氏"
+        # Same phone as 张伟: the duplicate check names the owner.
+        form.query_one("#field-phone", Input).value = "138 0013 8000"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form
+        assert "already exists" in str(form.query_one("#form-error", Static).render())
+        assert form.typed_fields()["name"] == "周杰"
+        form.query_one("#field-phone", Input).value = "13100131000"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, CustomerFormScreen)
+        assert table.total == before + 1
+        assert [c.name for c in store.find(admin, "周杰")] == ["周杰"]

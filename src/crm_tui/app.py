@@ -151,7 +151,7 @@ class CrmApp(App[None]):
 
     def _show_identity(self) -> None:
         """Header: who I am and which database (SQLite path or PostgreSQL host/db)."""
-        label = self.store.label if self.store is not None else self._database_label
+        label = self._database_label or (self.store.label if self.store is not None else "")
         if self.me is not None:
             who = f"{self.me.name} ({self.me.login}, {self.me.role})"
             self.sub_title = f"{who} · {label}"
@@ -233,7 +233,8 @@ def make_app(
     """The one factory for ``crm`` and the tests.
 
     Either an open ``store`` and its ``actor`` (tests), or an ``opener`` that opens them in a
-    worker after the first frame (``crm``; ``database_label`` fills the header meanwhile).
+    worker after the first frame (``crm``). ``database_label`` names the database in the header
+    (default: the store's label), so it shows before the store is open and tests can fix it.
     """
     return CrmApp(store, actor, settings, clock, opener=opener, database_label=database_label,
                   cursor_blink=cursor_blink, watch_changes=watch_changes)

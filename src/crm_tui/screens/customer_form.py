@@ -45,8 +45,8 @@ class CustomerFormScreen(ModalScreen[int | None]):
     CustomerFormScreen Grid { grid-size: 2; grid-columns: 10 1fr; height: auto; grid-gutter: 0; }
     CustomerFormScreen Grid > Label { padding: 1 0 0 0; }
     CustomerFormScreen .field { height: auto; }
-    CustomerFormScreen .field-error { color: $text-error; height: auto; padding: 0 1; }
-    CustomerFormScreen .field-error:blank { display: none; }
+    CustomerFormScreen .field-error { color: $text-error; height: auto; padding: 0 1; display: none; }
+    CustomerFormScreen .field-error.-shown { display: block; }
     CustomerFormScreen #form-error { color: $text-error; text-style: bold; height: auto; }
     CustomerFormScreen Horizontal { height: auto; align-horizontal: right; }
     CustomerFormScreen Button { margin-left: 1; }
@@ -94,6 +94,7 @@ class CustomerFormScreen(ModalScreen[int | None]):
     def _clear_errors(self) -> None:
         for key, _title in FIELDS:
             self.query_one(f"#error-{key}", Static).update("")
+            self.query_one(f"#error-{key}", Static).remove_class("-shown")
         self.query_one("#form-error", Static).update("")
 
     @on(Button.Pressed, "#save")
@@ -128,7 +129,9 @@ class CustomerFormScreen(ModalScreen[int | None]):
         self.query_one("#save", Button).disabled = False
         error = event.error
         if isinstance(error, ValidationError) and self.query(f"#error-{error.field}"):
-            self.query_one(f"#error-{error.field}", Static).update(error.message)
+            message = self.query_one(f"#error-{error.field}", Static)
+            message.update(error.message)
+            message.add_class("-shown")
             self.query_one(f"#field-{error.field}", Input).focus()
         else:
             self.query_one("#form-error", Static).update(str(error))

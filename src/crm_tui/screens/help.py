@@ -42,7 +42,12 @@ def keys_of(screen: Screen) -> list[KeyHelp]:
         if not binding.description or binding.action in SCROLL_ACTIONS:
             continue
         node = active.node
-        where = _("everywhere") if node is app else type(node).__name__
+        if node is app:
+            where = _("everywhere")
+        elif node is screen:
+            where = _("this screen")
+        else:
+            where = getattr(node, "HELP_NAME", type(node).__name__)
         group = (id(node), binding.action)
         shown = app.get_key_display(binding) if binding.key == key else app.get_key_display(
             Binding(key, binding.action)
@@ -63,7 +68,8 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 96; height: 90%; border: thick $primary; background: $surface; padding: 0 1;
+        width: 100; height: auto; max-height: 100%; border: thick $primary;
+        background: $surface; padding: 0 1;
     }
     """
 
@@ -81,13 +87,14 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(_("Key"), style="bold", no_wrap=True, min_width=14)
         table.add_column(_("Does"), no_wrap=True)
         table.add_column(_("Where"), style="dim", no_wrap=True)
-        extra = [KeyHelp("esc", _("Back / clear the search"), "", _("everywhere")),
-                 KeyHelp(_("click title"), _("Sort by that column (again: reverse)"), "",
-                         "CustomerTable")]
+        extra = [KeyHelp("esc", _("Back; in the search box: clear it, then leave it"), "",
+                         _("everywhere")),
+                 KeyHelp(_("click a title"), _("Sort by that column (again: reverse)"), "",
+                         _("the table"))]
         for key in [*self.keys, *extra]:
             table.add_row(Text(key.keys), Text(key.tooltip or key.description), Text(key.where))
-        with VerticalScroll():
-            yield Static(Text(_("Keys"), style="bold"))
+        with VerticalScroll() as frame:
+            frame.border_title = _("Keys")
             yield Static(table)
 
     @on(Click)

@@ -1,35 +1,335 @@
-"""The customer portrait (a placeholder until the portrait screen lands)."""
+"""The customer portrait: everything about one customer on one screen, and the keys to act on it.
+
+Left: the header card (owner, status, tier, lock, the follow-up clock), value and completeness,
+tags/notes/extra fields, contacts, deals, ownership history (and the change history on `h`).
+Right: the follow-up timeline, newest first. The drawing is shared with ``crm show``
+(``crm_tui.render``). The store is read in a thread worker (``portrait_view``); every change goes
+through a dialog of ``screens/forms.py`` or a store call in a worker, then the portrait reloads.
+Claim, release and lock call the store's ``claim``/``release``/``lock``/``unlock`` when it has
+them (``store/sea.py``).
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
 from crm_tui.i18n import _
+from crm_tui.render import (
+    audit_table,
+    contacts_table,
+    deals_table,
+    details_text,
+    header_card,
+    ownership_table,
+    section_title,
+)
 from crm_tui.screens.base import CrmScreen
+from crm_tui.textsafe import printable
+from crm_tui.widgets.timeline import Timeline
+from crm_tui.widgets.value_badges import ValueBadges
+
+if TYPE_CHECKING:
+    from crm_tui.store.portrait import PortraitView
+    from crm_tui.store.records import Portrait
+
+FOLLOW_UP_WINDOW = 50
+"""Follow-ups drawn at first; `m` shows them all."""
+
+OWNER_ACTIONS = ("follow_up", "edit", "new_deal", "move_deal", "add_contact", "release", "lock")
 
 
 class PortraitScreen(CrmScreen):
-    """One customer: details, contacts, history (placeholder)."""
+    """One customer: details, value, contacts, deals, follow-ups and history."""
+
+    DEFAULT_CSS = """
+    PortraitScreen #portrait-status { height: auto; padding: 0 2; color: $text-muted; }
+    PortraitScreen #portrait-status.-hidden { display: none; }
+    PortraitScreen #portrait-body { height: 1fr; }
+    PortraitScreen #portrait-left { width: 3fr; padding: 0 1; }
+    PortraitScreen #portrait-right { width: 2fr; padding: 0 1; border-left: vkey $primary 50%; }
+    PortraitScreen .portrait-block { height: auto; margin-bottom: 1; }
+    PortraitScreen #portrait-card { padding: 0 1; background: $boost; }
+    PortraitScreen #portrait-history { display: none; }
+    PortraitScreen #portrait-history.-shown { display: block; }
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", _("Back"), id="portrait.back",
-                tooltip=_("Back to the list")),
+        Binding("escape", "back", _("Back"), id="portrait.back", tooltip=_("Back to the list")),
+        Binding("f", "follow_up", _("Follow-up"), id="portrait.follow_up",
+                tooltip=_("Log a follow-up and set the next date")),
+        Binding("e", "edit", _("Edit"), id="portrait.edit", tooltip=_("Edit the customer")),
+        Binding("d", "new_deal", _("New deal"), id="portrait.new_deal",
+                tooltip=_("Add a deal to the pipeline")),
+        Binding("s", "move_deal", _("Stage"), id="portrait.move_deal",
+                tooltip=_("Move a deal to another stage")),
+        Binding("o", "add_contact", _("Contact"), id="portrait.add_contact",
+                tooltip=_("Add a contact person")),
+        Binding("c", "claim", _("Claim"), id="portrait.claim",
+                tooltip=_("Claim this open-sea customer")),
+        Binding("r", "release", _("Release"), id="portrait.release",
+                tooltip=_("Release this customer to the open sea, with a reason")),
+        Binding("l", "lock", _("Lock"), id="portrait.lock",
+                tooltip=_("Lock (or unlock) as a key account, exempt from recycling")),
+        Binding("m", "all_follow_ups", _("All follow-ups"), id="portrait.all_follow_ups",
+                show=False, tooltip=_("Show every follow-up, not only the newest")),
+        Binding("h", "history", _("History"), id="portrait.history", show=False,
+                tooltip=_("Show or hide the change history")),
     ]
+
+    class Loaded(Message):
+        def __init__(self, view: PortraitView) -> None:
+            super().__init__()
+            self.view = view
+
+    class Unavailable(Message):
+        def __init__(self, error: Exception) -> None:
+            super().__init__()
+            self.error = error
+
+    class Acted(Message):
+        """A store action (claim, release, lock) succeeded; ``text`` says what happened."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
 
     def __init__(self, customer_id: int, intent: str | None = None) -> None:
         super().__init__()
         self.customer_id = customer_id
         self.intent = intent
         """What the user asked for from the list (edit, follow_up, claim, release, lock)."""
+        self.portrait: Portrait | None = None
+        self.all_follow_ups = False
+        self.show_history = False
+        self.load_count = 0
+        """How many times the portrait arrived from the store (tests wait on it)."""
+
+    # --- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header()
-        text = _("Customer #{id}: the portrait screen is coming.").format(id=self.customer_id)
-        if self.intent:
-            text += "\n" + _("Requested: {intent}.").format(intent=self.intent)
-        yield Static(text, id="portrait-placeholder", markup=False)
+        yield Static(_("Loading customer #{id}…").format(id=self.customer_id), id="portrait-status",
+                     markup=False)
+        with Horizontal(id="portrait-body"):
+            with VerticalScroll(id="portrait-left"):
+                yield Static(id="portrait-card", classes="portrait-block")
+                yield ValueBadges(id="portrait-value", classes="portrait-block")
+                yield Static(id="portrait-details", classes="portrait-block")
+                yield Static(id="portrait-contacts", classes="portrait-block")
+                yield Static(id="portrait-deals", classes="portrait-block")
+                yield Static(id="portrait-ownership", classes="portrait-block")
+                yield Static(id="portrait-history", classes="portrait-block")
+            with VerticalScroll(id="portrait-right"):
+                yield Static(section_title(_("Follow-ups")), id="timeline-title")
+                yield Timeline(id="portrait-timeline")
         yield Footer()
+
+    def on_mount(self) -> None:
+        app = self.app
+        app.customers_changed.subscribe(self, self._customers_changed)  # type: ignore[attr-defined]
+        if app.store is not None:  # type: ignore[attr-defined]
+            self.load()
+        else:
+            app.store_ready.subscribe(self, lambda _data: self.load())  # type: ignore[attr-defined]
+
+    # --- loading ------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="portrait-load")
+    def load(self) -> None:
+        """Read the portrait (and the follow-up count) from the store, off the event loop."""
+        from crm_tui.store.errors import NotFound, PermissionDenied
+
+        app = self.app
+        limit = None if self.all_follow_ups else FOLLOW_UP_WINDOW
+        try:
+            view = app.store.portrait_view(app.me, self.customer_id,  # type: ignore[attr-defined]
+                                           history=self.show_history, follow_up_limit=limit)
+        except (NotFound, PermissionDenied) as exc:
+            self.post_message(self.Unavailable(exc))
+            return
+        self.post_message(self.Loaded(view))
+
+    def _customers_changed(self, ids: frozenset[int] | None) -> None:
+        if ids is None or self.customer_id in ids:
+            self.load()
+
+    @on(Loaded)
+    def _loaded(self, event: Loaded) -> None:
+        portrait = event.view.portrait
+        self.portrait = portrait
+        self.load_count += 1
+        today = self.app.today()  # type: ignore[attr-defined]
+        self.query_one("#portrait-status", Static).add_class("-hidden")
+        self.query_one("#portrait-card", Static).update(header_card(portrait, today))
+        self.query_one(ValueBadges).show_value(portrait.value)
+        self.query_one("#portrait-details", Static).update(details_text(portrait.customer))
+        self._block("#portrait-contacts", _("Contacts"), contacts_table(portrait.contacts))
+        self._block("#portrait-deals", _("Deals"), deals_table(portrait.deals))
+        self._block("#portrait-ownership", _("Ownership history"), ownership_table(portrait.ownership))
+        history = self.query_one("#portrait-history", Static)
+        history.set_class(self.show_history, "-shown")
+        if self.show_history:
+            body = audit_table(portrait.audit) if portrait.audit else Text(_("No changes recorded."))
+            self._block("#portrait-history", _("Change history"), body)
+        timeline = self.query_one(Timeline)
+        timeline.show_follow_ups(portrait.follow_ups, event.view.older_follow_ups)
+        title = _("Follow-ups ({n})").format(n=event.view.follow_up_total)
+        if event.view.older_follow_ups:
+            title += "  " + _("m: show all")
+        self.query_one("#timeline-title", Static).update(section_title(title))
+        self.sub_title = printable(portrait.customer.name)
+        self.refresh_bindings()
+        if self.intent:
+            intent, self.intent = self.intent, None
+            if self.check_action(intent, ()):
+                getattr(self, f"action_{intent}")()
+            else:
+                self.app.notify(_("Not possible for this customer: {what}.").format(what=intent),
+                                severity="warning", markup=False)
+
+    def _block(self, selector: str, title: str, body: Any) -> None:
+        from rich.console import Group
+
+        self.query_one(selector, Static).update(Group(section_title(title), body))
+
+    @on(Unavailable)
+    def _unavailable(self, event: Unavailable) -> None:
+        self.portrait = None
+        status = self.query_one("#portrait-status", Static)
+        status.update(Text(str(event.error), style="bold"))
+        status.remove_class("-hidden")
+        self.refresh_bindings()
+
+    # --- which keys apply -----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("claim", "release", "lock") and not hasattr(self.app.store, action):  # type: ignore[attr-defined]
+            return False
+        if action == "claim":
+            return self.portrait is not None and self.portrait.customer.owner is None
+        if action in OWNER_ACTIONS:
+            if self.portrait is None or self.portrait.customer.owner is None:
+                return False
+            if action == "move_deal":
+                return bool(self.portrait.deals)
+        return True
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_follow_up(self) -> None:
+        from crm_tui.screens.forms import FollowUpFormScreen
+
+        if self.portrait is not None:
+            self.app.push_screen(FollowUpFormScreen(
+                self.customer_id, self.portrait.customer.name, self.app.today()),  # type: ignore[attr-defined]
+                self._after_form)
+
+    def action_edit(self) -> None:
+        from crm_tui.screens.forms import EditCustomerScreen
+
+        if self.portrait is not None:
+            self.app.push_screen(EditCustomerScreen(self.portrait.customer), self._after_form)
+
+    def action_add_contact(self) -> None:
+        from crm_tui.screens.forms import ContactFormScreen
+
+        if self.portrait is not None:
+            self.app.push_screen(ContactFormScreen(self.customer_id), self._after_form)
+
+    def action_new_deal(self) -> None:
+        from crm_tui.screens.forms import DealFormScreen
+
+        if self.portrait is not None:
+            self.app.push_screen(DealFormScreen(self.customer_id, self.portrait.customer.name),
+                                 self._after_deal)
+
+    def action_move_deal(self) -> None:
+        from crm_tui.screens.forms import MoveStageScreen
+
+        if self.portrait is not None and self.portrait.deals:
+            self.app.push_screen(MoveStageScreen(list(self.portrait.deals)), self._after_deal)
+
+    def action_claim(self) -> None:
+        self.claim()
+
+    def action_release(self) -> None:
+        if self.portrait is not None:
+            self.open_release(self.portrait.customer.name)
+
+    def action_lock(self) -> None:
+        if self.portrait is not None:
+            self.toggle_lock(not self.portrait.customer.locked)
+
+    def action_all_follow_ups(self) -> None:
+        self.all_follow_ups = True
+        self.load()
+
+    def action_history(self) -> None:
+        self.show_history = not self.show_history
+        self.load()
+
+    def _after_form(self, result: Any) -> None:
+        if result is not None:
+            self.load()
+
+    def _after_deal(self, result: Any) -> None:
+        if result is not None:
+            self.load()
+            self.refresh_tiers()
+
+    # --- store calls in workers -----------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="portrait-tiers")
+    def refresh_tiers(self) -> None:
+        """A deal changed: bring the A/B/C tiers up to date in the background, then redraw."""
+        refreshed = self.app.store.refresh_tiers_if_stale()  # type: ignore[attr-defined]
+        if refreshed is not None and refreshed.changed:
+            self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="portrait-act", name="claim")
+    def claim(self) -> None:
+        app = self.app
+        record = app.store.claim(app.me, self.customer_id)  # type: ignore[attr-defined]
+        self.post_message(self.Acted(_("Claimed {name}.").format(name=record.name)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="portrait-act", name="lock")
+    def toggle_lock(self, locked: bool) -> None:
+        app = self.app
+        store = app.store  # type: ignore[attr-defined]
+        if locked:
+            record = store.lock(app.me, self.customer_id)
+            text = _("Locked {name}: exempt from recycling.").format(name=record.name)
+        else:
+            record = store.unlock(app.me, self.customer_id)
+            text = _("Unlocked {name}.").format(name=record.name)
+        self.post_message(self.Acted(text))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="portrait-act", name="release")
+    def open_release(self, name: str) -> None:
+        reasons = self.app.store.release_reasons()  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._push_release, name, reasons)
+
+    def _push_release(self, name: str, reasons: list[str]) -> None:
+        from crm_tui.screens.forms import ReleaseFormScreen
+
+        self.app.push_screen(ReleaseFormScreen(self.customer_id, name, reasons), self._released)
+
+    def _released(self, record: Any) -> None:
+        if record is not None:
+            self.post_message(self.Acted(_("Released {name} to the open sea.").format(name=record.name)))
+
+    @on(Acted)
+    def _acted(self, event: Acted) -> None:
+        self.app.notify(event.text, markup=False)
+        self.load()

@@ -173,6 +173,9 @@ class CustomerTable(ScrollView, can_focus=True):
     }
     """
 
+    HELP_NAME = _("the table")
+    """Where its keys work, as the help screen says it."""
+
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "customer-table--header",
         "customer-table--cursor",
@@ -195,6 +198,8 @@ class CustomerTable(ScrollView, can_focus=True):
                 tooltip=_("Jump to the last customer")),
         Binding("enter", "open", _("Open"), id="table.open",
                 tooltip=_("Open the portrait of the customer under the cursor")),
+        Binding("space", "toggle_select", _("Select"), id="table.select",
+                tooltip=_("Mark or unmark the customer under the cursor (multi-select tables)")),
     ]
 
     cursor_row: reactive[int] = reactive(0, always_update=False, init=False)
@@ -249,6 +254,18 @@ class CustomerTable(ScrollView, can_focus=True):
         def control(self) -> CustomerTable:
             return self.table
 
+    class SelectionChanged(Message):
+        """Rows were marked or unmarked (multi-select tables); ``selected`` holds customer ids."""
+
+        def __init__(self, table: CustomerTable, selected: frozenset[int]) -> None:
+            super().__init__()
+            self.table = table
+            self.selected = selected
+
+        @property
+        def control(self) -> CustomerTable:
+            return self.table
+
     class _PageLoaded(Message):
         def __init__(self, generation: int, page_no: int, rows: list[CustomerRecord]) -> None:
             super().__init__()
@@ -267,12 +284,19 @@ class CustomerTable(ScrollView, can_focus=True):
         *,
         today: Callable[[], date] = date.today,
         columns: list[Column] | None = None,
+        cell: Callable[[CustomerRecord, str], str] | None = None,
+        multi_select: bool = False,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns = columns or default_columns()
+        self.cell = cell or cell_text
+        """The text of a cell from its record and column key (screens add their own columns)."""
+        self.multi_select = multi_select
+        """Space marks rows (the leading cell shows ✓); ``selected`` holds their customer ids."""
+        self.selected: set[int] = set()
         self.today = today
         """Today's date, for the overdue colour (injectable so snapshots stay still)."""
         self.sort_key = "name"
@@ -481,10 +505,10 @@ class CustomerTable(ScrollView, can_focus=True):
             overdue_style = base + self.get_component_rich_style(
                 "customer-table--overdue", partial=True
             )
-        segments = [Segment(" ", base)]
+        segments = [Segment("✓" if record.id in self.selected else " ", base)]
         for column, cells in zip(self.columns, self._column_widths(width), strict=True):
             style = overdue_style if column.key == "next_follow_up_at" and overdue_style else base
-            segments.append(Segment(fit(cell_text(record, column.key), cells), style))
+            segments.append(Segment(fit(self.cell(record, column.key), cells), style))
             segments.append(Segment(" ", base))
         return Strip(segments).crop_extend(0, width, base)
 
@@ -534,6 +558,27 @@ class CustomerTable(ScrollView, can_focus=True):
         record = self.cursor_customer
         if record is not None:
             self.post_message(self.Opened(self, record.id))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Space (select) exists only in multi-select tables, and shows in the footer there."""
+        if action == "toggle_select":
+            return self.multi_select
+        return True
+
+    def action_toggle_select(self) -> None:
+        record = self.cursor_customer
+        if not self.multi_select or record is None:
+            return
+        self.selected.symmetric_difference_update({record.id})
+        self.post_message(self.SelectionChanged(self, frozenset(self.selected)))
+        self.move_cursor(self.cursor_row + 1)
+        self.refresh()
+
+    def clear_selection(self) -> None:
+        if self.selected:
+            self.selected.clear()
+            self.post_message(self.SelectionChanged(self, frozenset()))
+            self.refresh()
 
     def on_click(self, event: Click) -> None:
         if event.y == 0:
