@@ -1,10 +1,11 @@
 """Search tokens: what a customer can be found by, as one space-separated string.
 
-Per DESIGN §6/§11: each CJK character, each pair of adjacent characters and the whole run (so
-one- and two-character queries work), full pinyin, pinyin initials and each syllable (every
-reading of a surname, since pypinyin misreads 曾, 单, 解, 仇, 区), Latin words, and every suffix of
-a phone's digits (so a prefix match on them finds any run of digits). FTS5 (``unicode61``) and
-PostgreSQL's ``simple`` text search both split on spaces and match prefixes.
+Per DESIGN §6/§11: each pair of adjacent CJK characters and each run's last character (so
+one- and two-character queries work as prefix matches), full pinyin, pinyin initials and, for
+names, each syllable (every reading of a surname, since pypinyin misreads 曾, 单, 解, 仇, 区),
+Latin words, and every suffix of a phone's digits (so a prefix match finds any run of digits).
+FTS5 (``unicode61``) and PostgreSQL's ``simple`` text search both split on spaces and match
+prefixes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fff
 _WORD = re.compile(r"[0-9a-z]+")
 _DIGITS = re.compile(r"\d+")
 _MIN_DIGIT_SUFFIX = 3
+_PERSON_NAME_MAX = 4  # CJK runs this short are indexed syllable by syllable (names)
 _PHONE_QUERY = re.compile(r"[\d\s\-+().]+")
 
 
@@ -35,13 +37,25 @@ def _readings(char: str, all_readings: bool) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found if all_readings else found[:1]))
 
 
+def full_pinyin(text: str) -> str:
+    """The pinyin of ``text``'s CJK characters run together (one reading each); others dropped."""
+    return "".join((_readings(ch, False) or ("",))[0] for ch in text)
+
+
 def cjk_tokens(run: str, *, is_name_start: bool) -> list[str]:
-    """Tokens of one run of CJK characters: characters, pairs, the run, its pinyin forms."""
-    out = list(run)
-    out += [run[i : i + 2] for i in range(len(run) - 1)]
-    if len(run) > 2:
-        out.append(run)
-    first = _readings(run[0], is_name_start) if run else ()
+    """Tokens of one run of CJK characters.
+
+    Each pair of adjacent characters, and the last character: queries match token prefixes, so
+    a one-character query finds a character through the pair it starts (or as the last one).
+    Then the full pinyin and its initials, and for short runs (personal names) each syllable,
+    with every reading of a surname. Fewer tokens keep the index small and quick to build.
+    """
+    if not run:
+        return []
+    out = [run[i : i + 2] for i in range(len(run) - 1)]
+    out.append(run[-1])
+    person = len(run) <= _PERSON_NAME_MAX
+    first = _readings(run[0], is_name_start and person)
     rest = [(_readings(ch, False) or ("",))[0] for ch in run[1:]]
     for head in first or ("",):
         syllables = [head, *rest]
@@ -49,7 +63,8 @@ def cjk_tokens(run: str, *, is_name_start: bool) -> list[str]:
         if full:
             out.append(full)
             out.append("".join(s[0] for s in syllables if s))
-        out += [s for s in syllables if s]
+        if person:
+            out += [s for s in syllables if s]
     return out
 
 
@@ -93,12 +108,17 @@ def customer_tokens(
     contacts: Iterable[tuple[str | None, str | None, str | None]] = (),
 ) -> str:
     """The ``search_text`` of a customer from its own fields and its contacts' (name, phone, email)."""
-    tokens = text_tokens(name, is_name=True) + text_tokens(company)
-    tokens += phone_tokens(phone) + email_tokens(email)
+    parts = [text_tokens(name, is_name=True), text_tokens(company), phone_tokens(phone),
+             email_tokens(email)]
     for contact_name, contact_phone, contact_email in contacts:
-        tokens += text_tokens(contact_name, is_name=True)
-        tokens += phone_tokens(contact_phone) + email_tokens(contact_email)
-    return " ".join(dict.fromkeys(t for t in tokens if t))
+        parts += [text_tokens(contact_name, is_name=True), phone_tokens(contact_phone),
+                  email_tokens(contact_email)]
+    return join_tokens(parts)
+
+
+def join_tokens(parts: Iterable[Iterable[str]]) -> str:
+    """The ``search_text`` from per-field token lists (bulk loaders cache the lists per field)."""
+    return " ".join(dict.fromkeys(t for part in parts for t in part if t))
 
 
 def query_terms(query: str) -> list[str]:

@@ -201,42 +201,28 @@ def create_search_index() -> None:
     """Search over ``customer.search_text``: FTS5 on SQLite, a GIN tsvector index on PostgreSQL.
 
     The tokens (CJK characters and pairs, pinyin, initials, phone digit runs) are written by the
-    store; the FTS5 table is external-content and kept in step by triggers.
+    store; the FTS5 table is external-content and kept in step by triggers. The DDL lives in
+    ``crm_tui.store.search_sql`` because the demo loader drops and rebuilds the same objects.
     """
+    from crm_tui.store import search_sql
+
     if op.get_bind().dialect.name == "sqlite":
-        op.execute(
-            "CREATE VIRTUAL TABLE customer_fts USING fts5(search_text, content='customer', "
-            "content_rowid='id', tokenize='unicode61', prefix='1 2 3', detail='none')"
-        )
-        op.execute(
-            "CREATE TRIGGER customer_fts_ai AFTER INSERT ON customer BEGIN "
-            "INSERT INTO customer_fts(rowid, search_text) VALUES (new.id, new.search_text); END"
-        )
-        op.execute(
-            "CREATE TRIGGER customer_fts_ad AFTER DELETE ON customer BEGIN "
-            "INSERT INTO customer_fts(customer_fts, rowid, search_text) "
-            "VALUES ('delete', old.id, old.search_text); END"
-        )
-        op.execute(
-            "CREATE TRIGGER customer_fts_au AFTER UPDATE OF search_text ON customer BEGIN "
-            "INSERT INTO customer_fts(customer_fts, rowid, search_text) "
-            "VALUES ('delete', old.id, old.search_text); "
-            "INSERT INTO customer_fts(rowid, search_text) VALUES (new.id, new.search_text); END"
-        )
+        op.execute(search_sql.FTS_TABLE)
+        for trigger_sql in search_sql.FTS_TRIGGERS.values():
+            op.execute(trigger_sql)
     else:
-        op.execute(
-            "CREATE INDEX ix_customer_search_tsv ON customer "
-            "USING gin (to_tsvector('simple'::regconfig, search_text))"
-        )
+        op.execute(search_sql.PG_SEARCH_INDEX)
 
 
 def drop_search_index() -> None:
+    from crm_tui.store import search_sql
+
     if op.get_bind().dialect.name == "sqlite":
-        for trigger in ("customer_fts_ai", "customer_fts_ad", "customer_fts_au"):
+        for trigger in search_sql.FTS_TRIGGERS:
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         op.execute("DROP TABLE IF EXISTS customer_fts")
     else:
-        op.execute("DROP INDEX IF EXISTS ix_customer_search_tsv")
+        op.execute(search_sql.PG_DROP_SEARCH_INDEX)
 
 
 def downgrade() -> None:
