@@ -66,8 +66,12 @@ def header_card(portrait: Any, today: date) -> Group:
         if c.owner else Text(_("open sea"), style="italic cyan")
     )
     days_since = portrait.days_since_follow_up
-    since = (Text(_("never"), style="dim") if c.last_follow_up_at is None
-             else Text(_("{n} days ago").format(n=days_since), style="bold red" if days_since and days_since > 14 else ""))
+    if c.last_follow_up_at is None:
+        since = Text(_("never"), style="dim")
+    else:
+        phrase = (_("today") if not days_since else _("1 day ago") if days_since == 1
+                  else _("{n} days ago").format(n=days_since))
+        since = Text(phrase, style="bold red" if days_since and days_since > 14 else "")
     next_text, next_style = next_follow_up_phrase(c.next_follow_up_at, today)
     if portrait.days_to_recycle is None:
         recycle = Text(_("exempt") if c.owner else "-", style="dim")

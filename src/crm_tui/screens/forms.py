@@ -331,7 +331,7 @@ class EditCustomerScreen(FormDialog):
         record = self.store.get_customer(self.customer_id, self.me)
         if keep_mine:
             self.version = record.version
-            self.call_from_thread(self.action_save)
+            self.app.call_from_thread(self.action_save)
         else:
             self.post_message(self.Reloaded(record))
 

@@ -70,7 +70,7 @@ class PortraitScreen(CrmScreen):
                 tooltip=_("Add a deal to the pipeline")),
         Binding("s", "move_deal", _("Stage"), id="portrait.move_deal",
                 tooltip=_("Move a deal to another stage")),
-        Binding("o", "add_contact", _("Contact"), id="portrait.add_contact",
+        Binding("o", "add_contact", _("Contact"), id="portrait.add_contact", show=False,
                 tooltip=_("Add a contact person")),
         Binding("c", "claim", _("Claim"), id="portrait.claim",
                 tooltip=_("Claim this open-sea customer")),
