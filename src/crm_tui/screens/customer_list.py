@@ -144,7 +144,8 @@ class CustomerListScreen(CrmScreen):
         if self.total is None:
             parts.append(_("counting…"))
         else:
-            parts.append(_("{n:,} customers").format(n=self.total))
+            parts.append(_("1 customer") if self.total == 1
+                         else _("{n:,} customers").format(n=self.total))
         column = next(c for c in self.table.columns if c.key == query.sort)
         arrow = "▼" if query.descending else "▲"
         parts.append(_("sorted by {column} {arrow}").format(column=column.title, arrow=arrow))
@@ -189,7 +190,9 @@ class CustomerListScreen(CrmScreen):
     # --- actions ------------------------------------------------------------------------------
 
     def action_search(self) -> None:
-        self.query_one(SearchBar).focus()
+        # Focus now, not after a refresh (as ``focus()`` does): keys typed right after `/`
+        # are already queued and must reach the search box, not the list's bindings.
+        self.set_focus(self.query_one(SearchBar))
 
     def action_cycle_sort(self) -> None:
         if self.listing is None:

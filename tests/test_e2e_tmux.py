@@ -1,0 +1,106 @@
+"""End to end: the real ``crm`` in a real terminal (tmux), a search typed, the screen read back."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from crm_tui.config import os_login
+from crm_tui.store import Store
+from crm_tui.store.setup import initialise
+from tests.tui_data import fill_book
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (CI installs it)"),
+]
+
+
+class Terminal:
+    """One tmux server of our own (its own socket), running one command at 120×36."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.socket = f"crm-e2e-{uuid.uuid4().hex[:8]}"
+        self._tmux("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "36",
+                   " ".join(_quote(part) for part in command))
+
+    def _tmux(self, *args: str) -> str:
+        result = subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
+                                capture_output=True, text=True, timeout=20, check=True)
+        return result.stdout
+
+    def screen(self) -> str:
+        """What the pane shows ("" once the program has ended and its session with it)."""
+        try:
+            return self._tmux("capture-pane", "-p", "-t", "e2e")
+        except subprocess.CalledProcessError:
+            return ""
+
+    def keys(self, *keys: str) -> None:
+        self._tmux("send-keys", "-t", "e2e", *keys)
+
+    def wait_for(self, check: Callable[[str], bool], timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if check(text):
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"the screen never showed what was expected:\n{text}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=20)
+
+
+def _quote(part: str) -> str:
+    import shlex
+
+    return shlex.quote(part)
+
+
+@pytest.fixture
+def crm_db(tmp_path: Path) -> str:
+    """A book whose admin is the account running the test (as ``crm`` will see it)."""
+    url = str(tmp_path / "crm.db")
+    initialise(url, os_login(), "E2E Admin")
+    store = Store(url)
+    fill_book(store, store.actor(os_login()))
+    store.close()
+    return url
+
+
+@pytest.fixture
+def terminal(crm_db: str) -> Iterator[Terminal]:
+    env_keep = {key: os.environ[key] for key in ("CRM_CONFIG", "XDG_DATA_HOME") if key in os.environ}
+    command = ["env", "-u", "COLUMNS", "-u", "LINES", *(f"{k}={v}" for k, v in env_keep.items()), "TERM=xterm-256color",
+               sys.executable, "-m", "crm_tui", "--db", crm_db]
+    term = Terminal(command)
+    yield term
+    term.close()
+
+
+def test_search_in_the_real_crm(terminal: Terminal):
+    screen = terminal.wait_for(lambda s: "My customers · 9 customers" in s)
+    assert "张伟" in screen and "李娜" in screen and "单丽丽" not in screen
+    terminal.keys("/")
+    terminal.keys("z", "h", "a", "n", "g", "w")
+    screen = terminal.wait_for(lambda s: "1 customer" in s and "李娜" not in s)
+    table_lines = [line for line in screen.splitlines() if "华为技术有限公司" in line]
+    assert len(table_lines) == 1 and "张伟" in table_lines[0]
+    # Esc is sent alone: Esc followed at once by a letter reads as alt+letter in a terminal.
+    terminal.keys("Escape")
+    terminal.wait_for(lambda s: "9 customers" in s)
+    time.sleep(0.3)
+    terminal.keys("Escape")
+    time.sleep(0.3)
+    terminal.keys("q")
+    terminal.wait_for(lambda s: "My customers" not in s)
