@@ -29,7 +29,6 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    literal,
     or_,
     select,
     tuple_,
@@ -43,10 +42,12 @@ from .base import (
     audit_t,
     customer_select,
     customer_t,
+    customer_tag_t,
     owner_rep,
     ownership_t,
     rep_t,
     setting_t,
+    tag_t,
 )
 from .deadlines import RecycleDeadline, recycle_deadline
 from .errors import NotFound, PermissionDenied, RuleRefused, UsageError
@@ -187,7 +188,13 @@ class SeaOps(StoreBase):
             if facts.cooled_at is not None:
                 days = int(rules["reclaim_cooldown_days"])
                 ends = facts.cooled_at + timedelta(days=days)
-                how = "was recycled from your private sea" if facts.cooled_kind == "recycled" \
+                kind = conn.execute(
+                    select(ownership_t.c.kind)
+                    .where(ownership_t.c.customer_id == cid, ownership_t.c.from_rep_id == actor.id,
+                           ownership_t.c.kind.in_(("released", "recycled")),
+                           ownership_t.c.at == facts.cooled_at)
+                ).scalar()
+                how = "was recycled from your private sea" if kind == "recycled" \
                     else "was released by you"
                 raise RuleRefused(
                     "reclaim_cooldown_days",
@@ -215,55 +222,59 @@ class SeaOps(StoreBase):
             self._ownership(conn, [cid], "claimed", actor, None, actor.id, None, at=now)
             self._audit(conn, actor, "customer", cid, "claim", {"owner": (None, actor.login)})
             self._changed(conn, [cid])
-            return self._fresh_record(conn, actor, cid)
+            return self._owned_record(conn, cid)
 
     def _claim_facts(
         self, conn: Connection, actor: Actor, customer_id: int, rules: dict[str, Any], now: datetime
     ) -> _ClaimFacts | None:
-        """Everything a claim decides on, in at most three reads; None when there is no customer.
+        """Everything a claim decides on, in one read; None when there is no such customer.
 
         Runs after the rep lock, so on PostgreSQL it sees every claim of this rep committed
-        before it (READ COMMITTED takes a fresh snapshot per statement). The owner is read with
-        ``customer_owner``, which sees past row-level security: a colleague's customer is
-        "already claimed by X", not "not found".
+        before it (READ COMMITTED takes a fresh snapshot per statement). A customer this
+        connection may not see (a colleague's, under row-level security) is looked up with
+        ``customer_owner``, so it is "already claimed by X", not "not found".
         """
-        owner = self.customer_owner(conn, customer_id)
-        if owner is None:
-            return None
         mine = customer_t.alias("mine")
-        owned = (
-            select(func.count()).select_from(mine).where(mine.c.owner_id == actor.id)
-            .scalar_subquery()
-        )
-        claimed_today = (
-            select(func.count()).select_from(ownership_t)
-            .where(ownership_t.c.to_rep_id == actor.id, ownership_t.c.kind == "claimed",
-                   ownership_t.c.at >= self.clock.day_start_utc())
-            .scalar_subquery()
-        )
-        active = select(rep_t.c.active).where(rep_t.c.id == actor.id).scalar_subquery()
-        row = conn.execute(select(
-            active.label("active"),
-            owned.label("owned") if int(rules["private_cap"]) > 0 else literal(0).label("owned"),
-            claimed_today.label("claimed_today")
-            if int(rules["daily_claim_limit"]) > 0 else literal(0).label("claimed_today"),
-        )).one()
-        cooled_at = cooled_kind = None
+        counts: list[Any] = [
+            select(rep_t.c.active).where(rep_t.c.id == actor.id).scalar_subquery().label("active")
+        ]
+        if int(rules["private_cap"]) > 0:
+            counts.append(
+                select(func.count()).select_from(mine).where(mine.c.owner_id == actor.id)
+                .scalar_subquery().label("owned")
+            )
+        if int(rules["daily_claim_limit"]) > 0:
+            counts.append(
+                select(func.count()).select_from(ownership_t)
+                .where(ownership_t.c.to_rep_id == actor.id, ownership_t.c.kind == "claimed",
+                       ownership_t.c.at >= self.clock.day_start_utc())
+                .scalar_subquery().label("claimed_today")
+            )
         days = int(rules["reclaim_cooldown_days"])
-        if days > 0 and owner.owner_id is None:
-            recent = conn.execute(
-                select(ownership_t.c.at, ownership_t.c.kind)
+        if days > 0:
+            counts.append(
+                select(func.max(ownership_t.c.at))
                 .where(ownership_t.c.customer_id == customer_id,
                        ownership_t.c.from_rep_id == actor.id,
                        ownership_t.c.kind.in_(("released", "recycled")),
                        ownership_t.c.at > now - timedelta(days=days))
-                .order_by(ownership_t.c.at.desc())
-                .limit(1)
-            ).first()
-            if recent is not None:
-                cooled_at, cooled_kind = recent.at, recent.kind
-        return _ClaimFacts(owner.owner_id, owner.owner_login, owner.owner_name, bool(row.active),
-                           int(row.owned or 0), int(row.claimed_today or 0), cooled_at, cooled_kind)
+                .scalar_subquery().label("cooled_at")
+            )
+        row = conn.execute(
+            select(customer_t.c.owner_id, owner_rep.c.login.label("owner_login"),
+                   owner_rep.c.name.label("owner_name"), *counts)
+            .select_from(customer_t.outerjoin(owner_rep, owner_rep.c.id == customer_t.c.owner_id))
+            .where(customer_t.c.id == customer_id)
+        ).first()
+        if row is None:
+            owner = self.customer_owner(conn, customer_id)
+            if owner is None:
+                return None
+            return _ClaimFacts(owner.owner_id, owner.owner_login, owner.owner_name, True, 0, 0, None)
+        facts = row._mapping
+        return _ClaimFacts(row.owner_id, row.owner_login, row.owner_name, bool(row.active),
+                           int(facts.get("owned") or 0), int(facts.get("claimed_today") or 0),
+                           facts.get("cooled_at") if row.owner_id is None else None)
 
     @staticmethod
     def _taken(
@@ -408,7 +419,7 @@ class SeaOps(StoreBase):
                 )
             self._audit(conn, actor, "customer", customer_id, verb, {"locked": (not locked, locked)})
             self._changed(conn, [customer_id])
-            return self._fresh_record(conn, actor, customer_id)
+            return self._owned_record(conn, customer_id)
 
     # --- recycle ------------------------------------------------------------------------------
 
@@ -787,6 +798,15 @@ class SeaOps(StoreBase):
         row = conn.execute(customer_select().where(customer_t.c.id == customer_id)).one()
         return self._records(conn, [row], actor)[0]
 
+    def _owned_record(self, conn: Connection, customer_id: int) -> CustomerRecord:
+        """The record of a customer that has an owner (so nothing is masked): two reads."""
+        row = conn.execute(customer_select().where(customer_t.c.id == customer_id)).one()
+        tags = list(conn.execute(
+            select(tag_t.c.name).join(customer_tag_t, customer_tag_t.c.tag_id == tag_t.c.id)
+            .where(customer_tag_t.c.customer_id == customer_id).order_by(tag_t.c.name)
+        ).scalars())
+        return self._record(row, tags, False)
+
     def _audit_owner_change(
         self, conn: Connection, actor: Actor | None, customer_ids: Sequence[int], action: str,
         from_id: int | None, to_id: int | None,
@@ -822,4 +842,3 @@ class _ClaimFacts:
     owned: int
     claimed_today: int
     cooled_at: datetime | None
-    cooled_kind: str | None
