@@ -1,19 +1,28 @@
-"""Finding customers: the search condition over the token index, ranking, and listings."""
+"""Finding customers: the search condition over the token index, ranking, and first pages.
+
+A first page never sorts every match of a common term (``张`` matches a fifth of a million
+customers): exact and prefix name matches come from the name index, and the rest from the token
+index walked in id order with a LIMIT, so a keystroke costs a few milliseconds at any size.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, case, func, literal_column, select, text
+from typing import Any
+
+from sqlalchemy import Connection, Select, case, func, literal_column, select, text
 from sqlalchemy.sql import ColumnElement
 
 from .base import StoreBase, customer_select, customer_t
 from .records import Actor, CustomerRecord
 from .search_tokens import query_terms
 
+_MAX_CHAR = "\U0010ffff"
+
 
 class SearchOps(StoreBase):
     """Search-as-you-type and ``crm find``: one condition, both backends."""
 
-    def search_condition(self, query: str) -> ColumnElement[bool] | None:
+    def search_condition(self, query: str, conn: Connection | None = None) -> ColumnElement[bool] | None:
         """A WHERE clause matching ``query`` against the token index; None for an empty query.
 
         Every term must match the start of some token (so ``zw`` finds 张伟 by its initials,
@@ -24,18 +33,27 @@ class SearchOps(StoreBase):
         if not terms:
             return None
         if self.is_sqlite:
-            match = " AND ".join(f'"{term}"*' for term in terms)
             return customer_t.c.id.in_(
                 select(literal_column("rowid"))
                 .select_from(text("customer_fts"))
-                .where(text("customer_fts MATCH :fts_query").bindparams(fts_query=match))
+                .where(text("customer_fts MATCH :fts_query").bindparams(fts_query=fts_query(terms)))
             )
-        tsquery = " & ".join(f"{term}:*" for term in terms)
-        return func.to_tsvector(literal_column("'simple'::regconfig"), customer_t.c.search_text).op("@@")(
-            func.to_tsquery(literal_column("'simple'::regconfig"), tsquery)
+        if conn is not None and self._search_under_rls(conn):
+            # Row-level security hides the GIN index from @@; the definer function searches.
+            return customer_t.c.id.in_(
+                select(literal_column("crm_search_ids"))
+                .select_from(func.crm_search_ids(ts_query(terms)))
+            )
+        return _tsvector().op("@@")(
+            func.to_tsquery(literal_column("'simple'::regconfig"), ts_query(terms))
         )
 
+    def _search_under_rls(self, conn: Connection) -> bool:
+        rls_applies = getattr(self, "rls_applies", None)
+        return bool(rls_applies and rls_applies(conn))
+
     def _rank(self, query: str) -> list[ColumnElement[int]]:
+        """ORDER BY terms for a whole match set: exact name first, then name prefix."""
         needle = query.strip()
         return [
             case((customer_t.c.name == needle, 0), else_=1),
@@ -58,23 +76,79 @@ class SearchOps(StoreBase):
     def _find(
         self, conn: Connection, actor: Actor, query: str, *, scope: str, limit: int, offset: int
     ) -> list[CustomerRecord]:
-        statement = customer_select().where(self.scope_clause(actor, scope))
-        condition = self.search_condition(query)
-        if condition is not None:
-            statement = statement.where(condition).order_by(*self._rank(query), customer_t.c.id)
-        else:
-            statement = statement.order_by(customer_t.c.name, customer_t.c.id)
-        rows = conn.execute(statement.limit(limit).offset(offset)).all()
-        return self._records(conn, rows, actor)
+        if self.search_condition(query) is None:
+            statement = (
+                customer_select().where(self.scope_clause(actor, scope))
+                .order_by(customer_t.c.name, customer_t.c.id).limit(limit).offset(max(0, offset))
+            )
+            return self._records(conn, conn.execute(statement).all(), actor)
+        ids = self._ranked_ids(conn, actor, query, scope, limit + max(0, offset))[max(0, offset):]
+        if not ids:
+            return []
+        rows = {row.id: row for row in conn.execute(customer_select().where(customer_t.c.id.in_(ids)))}
+        return self._records(conn, [rows[i] for i in ids if i in rows], actor)
+
+    def _ranked_ids(
+        self, conn: Connection, actor: Actor, query: str, scope: str, wanted: int
+    ) -> list[int]:
+        """The first ``wanted`` matching ids, best first: exact name, name prefix, then by id.
+
+        Exact and prefix matches come from the name index; the rest from the token index in id
+        order, stopping after ``wanted`` — no query here sorts a whole match set.
+        """
+        needle = query.strip()
+        visible = self.scope_clause(actor, scope)
+        ranked: list[int] = []
+        if needle:
+            exact = select(customer_t.c.id).where(customer_t.c.name == needle, visible)
+            ranked += conn.execute(exact.order_by(customer_t.c.id).limit(wanted)).scalars()
+            if len(ranked) < wanted:
+                prefix = (
+                    select(customer_t.c.id)
+                    .where(customer_t.c.name > needle, customer_t.c.name < needle + _MAX_CHAR,
+                           visible)
+                    .order_by(customer_t.c.name, customer_t.c.id)
+                    .limit(wanted - len(ranked))
+                )
+                ranked += conn.execute(prefix).scalars()
+        seen = set(ranked)
+        if len(ranked) < wanted:
+            rest = self._match_ids(conn, query, visible).limit(wanted + len(seen))
+            ranked += [cid for cid in conn.execute(rest).scalars() if cid not in seen]
+        return ranked[:wanted]
+
+    def _match_ids(self, conn: Connection, query: str, visible: ColumnElement[bool]) -> Select[Any]:
+        """Matching ids in id order (no LIMIT yet), driven by the token index."""
+        if self.is_sqlite:
+            match = text("customer_fts MATCH :fts_query").bindparams(
+                fts_query=fts_query(query_terms(query)))
+            rowid = literal_column("customer_fts.rowid")
+            return (
+                select(customer_t.c.id)
+                .select_from(customer_t.join(text("customer_fts"), rowid == customer_t.c.id))
+                .where(match, visible)
+                .order_by(rowid)
+            )
+        condition = self.search_condition(query, conn)
+        return select(customer_t.c.id).where(condition, visible).order_by(customer_t.c.id)
 
     def search_ids(self, actor: Actor, query: str, scope: str = "all", limit: int = 50) -> list[int]:
-        condition = self.search_condition(query)
-        if condition is None:
+        """Ids of the best ``limit`` visible matches (``resolve_customer`` uses it)."""
+        if not query_terms(query):
             return []
         with self.read() as conn:
-            return list(conn.execute(
-                select(customer_t.c.id)
-                .where(self.scope_clause(actor, scope), condition)
-                .order_by(*self._rank(query), customer_t.c.id)
-                .limit(limit)
-            ).scalars())
+            return self._ranked_ids(conn, actor, query, scope, limit)
+
+
+def fts_query(terms: list[str]) -> str:
+    """An FTS5 MATCH expression: every term as a quoted prefix (terms are letters and digits)."""
+    return " AND ".join(f'"{term}"*' for term in terms)
+
+
+def ts_query(terms: list[str]) -> str:
+    """A PostgreSQL tsquery: every term as a prefix."""
+    return " & ".join(f"{term}:*" for term in terms)
+
+
+def _tsvector() -> ColumnElement[Any]:
+    return func.to_tsvector(literal_column("'simple'::regconfig"), customer_t.c.search_text)
