@@ -333,3 +333,22 @@ async def test_new_customer_refused_then_saved_keeps_what_was_typed(book):
         assert not isinstance(app.screen, CustomerFormScreen)
         assert table.total == before + 1
         assert [c.name for c in store.find(admin, "周杰")] == ["周杰"]
+
+
+@pilot_test
+async def test_recycle_runs_at_start_off_the_event_loop(book, monkeypatch):
+    import threading
+
+    store, _admin, _ids = book
+    calls: list[str] = []
+
+    def recycle_if_stale(actor):
+        calls.append(threading.current_thread().name)
+        return []
+
+    monkeypatch.setattr(store, "recycle_if_stale", recycle_if_stale, raising=False)
+    app = app_for(book)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert len(calls) == 1
+        assert calls[0] != threading.main_thread().name

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 READY_FILE_ENV = "CRM_TUI_READY_FILE"
 """When set, the app writes the time (``time.time()``) the first rows were drawn to this file."""
+NO_RECYCLE_ENV = "CRM_TUI_NO_RECYCLE"
+"""When set (benchmarks on a shared read-only database), the app does not recycle at start."""
 
 Opener = Callable[[], "tuple[Store, Actor]"]
 
@@ -83,6 +85,7 @@ class CrmApp(App[None]):
         database_label: str = "",
         cursor_blink: bool = True,
         watch_changes: bool = True,
+        recycle_at_start: bool = True,
     ) -> None:
         super().__init__()
         if store is None and opener is None:
@@ -95,6 +98,8 @@ class CrmApp(App[None]):
         self.cursor_blink = cursor_blink
         """Off in snapshot tests, so the picture does not depend on when it is taken."""
         self.watch_changes = watch_changes
+        self.recycle_at_start = recycle_at_start
+        """Apply the recycle rules at start when the last run is stale (DESIGN §4)."""
         self._opener = opener
         self._database_label = database_label
         self.startup_error: BaseException | None = None
@@ -131,7 +136,7 @@ class CrmApp(App[None]):
     def _store_ready(self, event: StoreReady) -> None:
         self.store, self.me = event.store, event.actor
         self._show_identity()
-        if hasattr(event.store, "recycle_if_stale"):
+        if self.recycle_at_start and hasattr(event.store, "recycle_if_stale"):
             self.run_worker(lambda: event.store.recycle_if_stale(event.actor),  # type: ignore[attr-defined]
                             thread=True, exit_on_error=False, group="recycle",
                             name="recycle stale customers")
@@ -229,6 +234,7 @@ def make_app(
     database_label: str = "",
     cursor_blink: bool = True,
     watch_changes: bool = True,
+    recycle_at_start: bool = True,
 ) -> CrmApp:
     """The one factory for ``crm`` and the tests.
 
@@ -237,4 +243,5 @@ def make_app(
     (default: the store's label), so it shows before the store is open and tests can fix it.
     """
     return CrmApp(store, actor, settings, clock, opener=opener, database_label=database_label,
-                  cursor_blink=cursor_blink, watch_changes=watch_changes)
+                  cursor_blink=cursor_blink, watch_changes=watch_changes,
+                  recycle_at_start=recycle_at_start)

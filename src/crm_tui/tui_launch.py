@@ -23,7 +23,9 @@ def provisional_label(url: str) -> str:
 
 
 def launch(url: str, as_login: str | None = None) -> None:
-    from crm_tui.app import make_app
+    import os
+
+    from crm_tui.app import NO_RECYCLE_ENV, make_app
     from crm_tui.config import load_settings
 
     def open_store_and_actor():  # type: ignore[no-untyped-def]
@@ -38,7 +40,8 @@ def launch(url: str, as_login: str | None = None) -> None:
             raise
 
     app = make_app(None, None, settings=load_settings(), opener=open_store_and_actor,
-                   database_label=provisional_label(url))
+                   database_label=provisional_label(url),
+                   recycle_at_start=not os.environ.get(NO_RECYCLE_ENV))
     try:
         app.run()
     finally:
