@@ -74,6 +74,15 @@ def import_report_text(report: Any) -> list[Any]:
     return lines
 
 
+def print_report(report: Any) -> None:
+    """Print the import report; sentences are never wrapped, so a path stays one piece."""
+    from rich.text import Text
+
+    out = console()
+    for line in import_report_text(report):
+        out.print(line, soft_wrap=isinstance(line, Text))
+
+
 @app.command("import")
 def import_(
     ctx: typer.Context,
@@ -112,16 +121,12 @@ def import_(
             if json_out:
                 emit_json(stopped.report.as_dict())
             else:
-                out = console()
-                for line in import_report_text(stopped.report):
-                    out.print(line)
+                print_report(stopped.report)
             raise fail(f"crm: {stopped}", stopped.exit_code) from None
         if json_out:
             emit_json(report.as_dict())
             return
-        out = console()
-        for line in import_report_text(report):
-            out.print(line)
+        print_report(report)
 
     run(ctx, action)
 

@@ -39,16 +39,30 @@ The rules, so a user can predict the outcome:
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Integer,
+    String,
+    any_,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    update,
+)
 
 from . import validate
 from .base import StoreBase, audit_t, customer_t, customer_tag_t, rep_t, tag_t
@@ -458,6 +472,7 @@ class _Row:
     name_key: str
     core: str
     company_key: str | None
+    search_text: str | None = None  # None once a merge changed the row
 
 
 @dataclass
@@ -591,8 +606,6 @@ class ImportOps(StoreBase):
         # Rows looked at beyond the header are data: put them back in front of the stream.
         rest = looked[chosen + 1:]
         if rest:
-            import itertools
-
             table.rows = itertools.chain(rest, table.rows)
         columns = plan_columns(headers, overrides)
         report.columns = {(c.header or f"column {c.index + 1}"): c.describe()
@@ -612,8 +625,14 @@ class ImportOps(StoreBase):
         encoding: str | None = None,
         progress: Callable[[int, int], None] | None = None,
         batch_size: int = BATCH_SIZE,
+        parallel: bool | None = None,
     ) -> ImportReport:
-        """Import the customers of a CSV or XLSX file; see the module docstring for the rules."""
+        """Import the customers of a CSV or XLSX file; see the module docstring for the rules.
+
+        ``parallel`` prepares (parses, validates, tokenises) the next batch in a worker process
+        while this one looks up and writes the current one; by default for files of more than
+        four batches on a machine with more than one CPU.
+        """
         if on_duplicate not in ON_DUPLICATE:
             raise UsageError(f"--on-duplicate must be one of {', '.join(ON_DUPLICATE)}, "
                              f"not {on_duplicate!r}.")
@@ -625,26 +644,191 @@ class ImportOps(StoreBase):
             headers, columns = self._header(table, report, overrides)
             state = _ImportState(self, actor, report, headers, columns, on_duplicate, pool,
                                  dry_run, source)
+            total = table.estimated_rows or 0
+            if parallel is None:
+                parallel = total > 4 * batch_size and (os.cpu_count() or 1) > 1
             try:
-                batch: list[tuple[int, list[str]]] = []
-                total = table.estimated_rows or 0
-                for number, cells in table.rows:
-                    if not any(c.strip() for c in cells):
-                        report.blank += 1
-                        continue
-                    batch.append((number, cells))
-                    if len(batch) >= batch_size:
+                batches = _batches(table, report, batch_size)
+                if parallel:
+                    _run_pipelined(state, batches, total, progress)
+                else:
+                    for batch in batches:
                         state.run_batch(batch)
-                        batch = []
                         if progress:
-                            progress(number, max(total, number))
-                if batch:
-                    state.run_batch(batch)
+                            progress(batch[-1][0], max(total, batch[-1][0]))
                 if progress:
                     progress(max(total, 1), max(total, 1))
             finally:
                 state.close()
         return report
+
+
+def _batches(table: Table, report: ImportReport,
+             batch_size: int) -> Iterator[list[tuple[int, list[str]]]]:
+    """The table's non-blank rows in batches; blank lines are counted, not returned."""
+    batch: list[tuple[int, list[str]]] = []
+    for number, cells in table.rows:
+        if not any(c.strip() for c in cells):
+            report.blank += 1
+            continue
+        batch.append((number, cells))
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _run_pipelined(state: _ImportState, batches: Iterator[list[tuple[int, list[str]]]],
+                   total: int, progress: Callable[[int, int], None] | None) -> None:
+    """Batches prepared in worker processes, looked up and written here, in file order.
+
+    The first batch is prepared here, which also loads the validators and warms the pinyin
+    cache the forked workers inherit. Workers fork when this process has no other thread (a
+    Rich progress bar runs one), else start from a fork server. Should a worker die, the
+    remaining batches are prepared here.
+    """
+    import multiprocessing
+    import threading
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    first = next(batches, None)
+    if first is None:
+        return
+    state.run_batch(first)
+    if progress:
+        progress(first[-1][0], max(total, first[-1][0]))
+    workers = max(1, min(2, (os.cpu_count() or 2) - 1))
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    if method not in multiprocessing.get_all_start_methods():
+        method = "spawn"
+    queue: deque[tuple[list[tuple[int, list[str]]], Future[list[_Row | str]] | None]] = deque()
+    broken = False
+    with ProcessPoolExecutor(max_workers=workers,
+                             mp_context=multiprocessing.get_context(method)) as pool:
+        try:
+            for batch in itertools.chain(batches, [None]):
+                if batch is not None:
+                    future = None if broken else pool.submit(prepare_batch, state.spec, batch)
+                    queue.append((batch, future))
+                    if len(queue) <= workers:
+                        continue
+                while queue and (batch is None or len(queue) > workers):
+                    ready, pending = queue.popleft()
+                    prepared = None
+                    if pending is not None and not broken:
+                        try:
+                            prepared = pending.result()
+                        except BrokenProcessPool:
+                            broken = True
+                    state.run_batch(ready, prepared)
+                    if progress:
+                        progress(ready[-1][0], max(total, ready[-1][0]))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What preparing a row needs; plain data, so a worker process can be handed it."""
+
+    columns: tuple[Column, ...]
+    width: int
+    region: str
+
+
+class _Validators:
+    """The store's own validators (``CustomerOps.validate_customer``, ``_contact_values``),
+    callable without an open store: they read nothing but their arguments, so a worker
+    process preparing rows applies exactly the rules the store does."""
+
+    def __init__(self) -> None:
+        from .customers import CustomerOps
+
+        self.customer = CustomerOps.validate_customer
+        self.contact = CustomerOps._contact_values
+
+    def validate_customer(self, fields: dict[str, Any], region: str) -> Any:
+        return self.customer(self, fields, region)  # type: ignore[arg-type]
+
+    def contact_values(self, fields: dict[str, Any], region: str) -> dict[str, Any]:
+        return self.contact(self, fields, region)  # type: ignore[arg-type]
+
+
+_validators: _Validators | None = None
+
+
+def prepare_row(spec: _Spec, number: int, cells: list[str]) -> _Row | str:
+    """One row's cells as validated customer data, or the reason it is rejected."""
+    global _validators
+    if _validators is None:
+        _validators = _Validators()
+    width = spec.width
+    if len(cells) > width and any(c.strip() for c in cells[width:]):
+        return (f"the row has {len(cells)} cells but the header has {width}: "
+                "its columns have shifted (an unquoted comma?)")
+    fields: dict[str, Any] = {}
+    extra: dict[str, str] = {}
+    tags: list[str] = []
+    contacts: list[dict[str, Any]] = []
+    try:
+        for column in spec.columns:
+            if column.target == "ignore":
+                continue
+            raw = cells[column.index] if column.index < len(cells) else ""
+            value = unneutralise(raw)
+            if not value.strip():
+                continue
+            if column.target == "extra":
+                key = column.key or ""
+                cleaned = validate.text(f"extra {key!r}", value, limit=EXTRA_VALUE_LIMIT,
+                                        multiline=True)
+                if cleaned is not None:
+                    extra[key] = cleaned
+            elif column.target == "tags":
+                for tag in split_tags(value):
+                    cleaned = validate.text("tag", tag, limit=validate.LIMITS["tag"])
+                    if cleaned and cleaned not in tags:
+                        tags.append(cleaned)
+            elif column.target == "contacts":
+                contacts = [_validators.contact_values(c, spec.region)
+                            for c in split_contacts(value)]
+            elif column.target == "status":
+                fields["status"] = _plain_choice(value, STATUS_WORDS)
+            elif column.target == "kind":
+                fields["kind"] = _plain_choice(value, KIND_WORDS)
+            elif column.target == "tier":
+                fields["tier"] = _tier_value(value)
+            else:
+                fields[column.target] = value
+        data = _validators.validate_customer(fields, spec.region)
+    except ValidationError as exc:
+        return str(exc)
+    primary_seen = False
+    for contact in contacts:
+        if contact["is_primary"] and primary_seen:
+            contact["is_primary"] = False
+        primary_seen = primary_seen or contact["is_primary"]
+    provided = {name for name in fields if getattr(data, name, None) is not None}
+    row = _Row(number, cells, data, provided, extra, tags, contacts,
+               validate.name_key(data.name), core_key(data.name), _company_key(data.company))
+    row.search_text = _search_text(row)
+    return row
+
+
+def prepare_batch(spec: _Spec, raw_rows: list[tuple[int, list[str]]]) -> list[_Row | str]:
+    """``prepare_row`` over a batch (the unit of work handed to a worker process)."""
+    return [prepare_row(spec, number, cells) for number, cells in raw_rows]
+
+
+def _search_text(row: _Row) -> str:
+    """As ``CustomerOps._insert_customer`` computes it, with the contacts' tokens."""
+    data = row.data
+    contacts = [(c["name"], c["phone"], c["email"]) for c in row.contacts]
+    return customer_tokens(data.name, data.company, data.phone, data.email, contacts)
 
 
 class _ImportState:
@@ -658,7 +842,8 @@ class _ImportState:
         self.on_duplicate, self.pool, self.dry_run = on_duplicate, pool, dry_run
         self.source = source
         self.index = _Index()
-        self.region = ""
+        self.region = str(store.rules()["default_phone_region"])
+        self.spec = _Spec(tuple(columns), len(headers), self.region)
         self.mask_label = f"imported from {source.name}"[:500]
         self.rejected_writer: Any = None
         self.rejected_handle: Any = None
@@ -714,74 +899,37 @@ class _ImportState:
     # --- preparing --------------------------------------------------------------------------
 
     def prepare(self, number: int, cells: list[str]) -> _Row | None:
-        if len(cells) > self.width and any(c.strip() for c in cells[self.width:]):
-            self.problem(number, cells, "rejected",
-                         f"the row has {len(cells)} cells but the header has {self.width}: "
-                         "its columns have shifted (an unquoted comma?)")
+        prepared = prepare_row(self.spec, number, cells)
+        if isinstance(prepared, str):
+            self.problem(number, cells, "rejected", prepared)
             return None
-        fields: dict[str, Any] = {}
-        extra: dict[str, str] = {}
-        tags: list[str] = []
-        contacts: list[dict[str, Any]] = []
-        try:
-            for column in self.columns:
-                if column.target == "ignore":
-                    continue
-                raw = cells[column.index] if column.index < len(cells) else ""
-                value = unneutralise(raw)
-                if not value.strip():
-                    continue
-                if column.target == "extra":
-                    key = column.key or ""
-                    cleaned = validate.text(f"extra {key!r}", value, limit=EXTRA_VALUE_LIMIT,
-                                            multiline=True)
-                    if cleaned is not None:
-                        extra[key] = cleaned
-                elif column.target == "tags":
-                    for tag in split_tags(value):
-                        cleaned = validate.text("tag", tag, limit=validate.LIMITS["tag"])
-                        if cleaned and cleaned not in tags:
-                            tags.append(cleaned)
-                elif column.target == "contacts":
-                    contacts = [
-                        self.store._contact_values(c, self.region)  # type: ignore[attr-defined]
-                        for c in split_contacts(value)
-                    ]
-                elif column.target == "status":
-                    fields["status"] = _plain_choice(value, STATUS_WORDS)
-                elif column.target == "kind":
-                    fields["kind"] = _plain_choice(value, KIND_WORDS)
-                elif column.target == "tier":
-                    fields["tier"] = _tier_value(value)
-                else:
-                    fields[column.target] = value
-            data = self.store.validate_customer(fields, self.region)  # type: ignore[attr-defined]
-        except ValidationError as exc:
-            self.problem(number, cells, "rejected", str(exc))
-            return None
-        primary_seen = False
-        for contact in contacts:
-            if contact["is_primary"] and primary_seen:
-                contact["is_primary"] = False
-            primary_seen = primary_seen or contact["is_primary"]
-        provided = {name for name in fields if getattr(data, name, None) is not None}
-        return _Row(number, cells, data, provided, extra, tags, contacts,
-                    validate.name_key(data.name), core_key(data.name), _company_key(data.company))
+        return prepared
 
     # --- a batch ----------------------------------------------------------------------------
 
-    def run_batch(self, raw_rows: list[tuple[int, list[str]]]) -> None:
-        """Prepare, look up, decide and write one batch in one transaction (all or nothing)."""
+    def run_batch(self, raw_rows: list[tuple[int, list[str]]],
+                  prepared: list[_Row | str] | None = None) -> None:
+        """Prepare (unless a worker did), look up, decide and write one batch in one
+        transaction: all of it or none of it."""
         store, report = self.store, self.report
-        if not self.region:
-            self.region = str(store.rules()["default_phone_region"])
         before = (report.added, report.merged, report.conflicts, len(report.added_ids),
                   len(report.conflict_examples))
-        rows = [row for row in (self.prepare(n, c) for n, c in raw_rows) if row is not None]
+        if prepared is None:
+            prepared = prepare_batch(self.spec, raw_rows)
+        rows = []
+        for (number, cells), outcome in zip(raw_rows, prepared, strict=True):
+            if isinstance(outcome, str):
+                self.problem(number, cells, "rejected", outcome)
+            else:
+                rows.append(outcome)
         try:
             if rows:
                 transaction = store.read() if self.dry_run else store.write()
                 with transaction as conn:
+                    if store.is_sqlite and not self.dry_run:
+                        # A bigger page cache for this connection: thousands of index and FTS
+                        # inserts per transaction touch far more pages than the 2 MB default.
+                        conn.exec_driver_sql("PRAGMA cache_size = -65536")
                     self._decide_and_write(conn, rows)
         except Exception as exc:
             # The batch was rolled back whole: none of its rows count, and the import stops.
@@ -867,43 +1015,43 @@ class _ImportState:
     # --- looking up the database ------------------------------------------------------------
 
     def _lookup(self, conn: Connection, rows: list[_Row]) -> _Index:
-        """Database customers sharing a duplicate key with any row of the batch, indexed."""
+        """Database customers sharing a duplicate key with any row of the batch, indexed.
+
+        Exact keys (phone, email, name key and the name with each legal form) are index
+        look-ups; the fuzzy block is "same company": its names are fetched (light rows only,
+        and not for a company with more than ``FUZZY_BLOCK_LIMIT`` customers, which is no
+        block at all) and scored with rapidfuzz against the batch's names of that company.
+        """
         phones = {r.data.phone for r in rows if r.data.phone}
         emails = {r.data.email for r in rows if r.data.email}
         keys = {r.name_key for r in rows if r.name_key}
         for row in rows:
             if len(row.core) >= 2:
                 keys.update(core_variants(row.core))
-        companies = {r.data.company for r in rows if r.data.company}
-        wanted = [
-            (customer_t.c.phone, sorted(phones)),
-            (customer_t.c.email, sorted(emails)),
-            (customer_t.c.name_key, sorted(keys)),
-            (customer_t.c.company, sorted(companies)),
-        ]
-        columns = [customer_t.c.id, customer_t.c.owner_id, customer_t.c.version,
-                   rep_t.c.login, rep_t.c.name.label("rep_name"),
-                   *(customer_t.c[name] for name in CUSTOMER_FIELDS), customer_t.c.extra]
         index = _Index()
         seen: set[int] = set()
-        for column, values in wanted:
-            for start in range(0, len(values), 900):
-                chunk = values[start:start + 900]
-                statement = (
-                    select(*columns)
-                    .select_from(customer_t.outerjoin(rep_t, rep_t.c.id == customer_t.c.owner_id))
-                    .where(column.in_(chunk))
-                )
-                for found in conn.execute(statement):
-                    if found.id in seen:
-                        continue
-                    seen.add(found.id)
-                    values_now = {name: getattr(found, name) for name in CUSTOMER_FIELDS}
-                    values_now["extra"] = dict(found.extra or {})
-                    target = _Target(found.id, found.owner_id, found.login, found.rep_name,
-                                     values=values_now, version=found.version)
-                    index.add(target, found.phone, found.email, validate.name_key(found.name),
-                              core_key(found.name), _company_key(found.company))
+        conditions = [self._one_of(column, sorted(values)) for column, values in (
+            (customer_t.c.phone, phones), (customer_t.c.email, emails),
+            (customer_t.c.name_key, keys)) if values]
+        similar = self._company_block(conn, rows)
+        if similar:
+            conditions.append(self._one_of(customer_t.c.id, sorted(similar)))
+        columns = [customer_t.c.id, customer_t.c.owner_id, customer_t.c.name, customer_t.c.phone,
+                   customer_t.c.email, customer_t.c.company, rep_t.c.login,
+                   rep_t.c.name.label("rep_name")]
+        for condition in conditions:
+            statement = (
+                select(*columns)
+                .select_from(customer_t.outerjoin(rep_t, rep_t.c.id == customer_t.c.owner_id))
+                .where(condition)
+            )
+            for found in conn.execute(statement):
+                if found.id in seen:
+                    continue
+                seen.add(found.id)
+                target = _Target(found.id, found.owner_id, found.login, found.rep_name)
+                index.add(target, found.phone, found.email, validate.name_key(found.name),
+                          core_key(found.name), _company_key(found.company))
         rls_applies = getattr(self.store, "rls_applies", None)
         if rls_applies is not None and rls_applies(conn):
             # PostgreSQL row-level security hides other reps' customers from a rep's role: ask
@@ -920,6 +1068,49 @@ class _ImportState:
                     index.add(target, hidden.phone, hidden.email,
                               row.name_key if by_name else "", "", None)
         return index
+
+    def _company_block(self, conn: Connection, rows: list[_Row]) -> set[int]:
+        """Ids of customers of the batch's companies whose name scores as a look-alike."""
+        wanted: dict[str, list[str]] = {}
+        for row in rows:
+            if row.data.company:
+                wanted.setdefault(row.data.company, []).append(row.name_key)
+        if not wanted:
+            return set()
+        companies = sorted(wanted)
+        crowded = {company for company, n in conn.execute(
+            select(customer_t.c.company, func.count())
+            .where(self._one_of(customer_t.c.company, companies))
+            .group_by(customer_t.c.company)
+        ) if n > FUZZY_BLOCK_LIMIT}
+        usable = [c for c in companies if c not in crowded]
+        if not usable:
+            return set()
+        from rapidfuzz import fuzz
+
+        found: set[int] = set()
+        for customer_id, name_key, company in conn.execute(
+            select(customer_t.c.id, customer_t.c.name_key, customer_t.c.company)
+            .where(self._one_of(customer_t.c.company, usable))
+        ):
+            for key in wanted.get(company, ()):
+                if fuzz.ratio(key, name_key, score_cutoff=FUZZY_CUTOFF):
+                    found.add(customer_id)
+                    break
+        return found
+
+    def _one_of(self, column: Any, values: list[Any]) -> Any:
+        """``column`` is one of ``values``: a single bound parameter however many values (a JSON
+        array read by ``json_each`` on SQLite, an array on PostgreSQL), so a batch's thousands
+        of keys cost one index probe each and no per-value SQL compilation."""
+        if self.store.is_sqlite:
+            return column.in_(
+                select(literal_column("value")).select_from(
+                    func.json_each(literal(json.dumps(values, ensure_ascii=False)))
+                )
+            )
+        element = Integer if values and isinstance(values[0], int) else String
+        return column == any_(literal(values, type_=ARRAY(element)))
 
     # --- merging ----------------------------------------------------------------------------
 
@@ -1009,6 +1200,7 @@ class _ImportState:
                 changed = True
         if changed:
             data = pending.data
+            pending.search_text = None
             self._reindex(target, data.name, data.phone, data.email, data.company)
         return changed
 
@@ -1048,7 +1240,6 @@ class _ImportState:
             row = target.pending
             assert row is not None
             data = row.data
-            contacts = [(c["name"], c["phone"], c["email"]) for c in row.contacts]
             # As CustomerOps._insert_customer builds them, with the contacts' search tokens.
             item = dict(vars(data))
             item.update(
@@ -1057,8 +1248,7 @@ class _ImportState:
                 claimed_at=now if owner_id is not None else None,
                 pool_entered_at=now if owner_id is None else None,
                 locked=False,
-                search_text=customer_tokens(data.name, data.company, data.phone, data.email,
-                                            contacts),
+                search_text=row.search_text or _search_text(row),
                 name_key=validate.name_key(data.name),
                 created_at=now,
                 updated_at=now,
@@ -1066,9 +1256,7 @@ class _ImportState:
                 version=1,
             )
             values.append(item)
-        ids = list(conn.execute(
-            insert(customer_t).returning(customer_t.c.id, sort_by_parameter_order=True), values
-        ).scalars())
+        ids = self._insert_customers(conn, values)
         contact_rows: list[dict[str, Any]] = []
         tag_rows: list[dict[str, Any]] = []
         for target, customer_id in zip(added, ids, strict=True):
@@ -1089,6 +1277,24 @@ class _ImportState:
             for customer_id in ids
         ])
         self.report.added_ids.extend(ids)
+
+    def _insert_customers(self, conn: Connection, values: list[dict[str, Any]]) -> list[int]:
+        """Insert the batch's customers in one statement; their ids in the order given."""
+        if self.store.is_sqlite:
+            # The write transaction holds SQLite's write lock (BEGIN IMMEDIATE), so the rows
+            # get the next rowids in order: a plain executemany, far faster than RETURNING,
+            # which SQLAlchemy sends one row at a time on SQLite when the order must hold.
+            before = conn.execute(select(func.max(customer_t.c.id))).scalar() or 0
+            conn.execute(insert(customer_t), values)
+            ids = list(conn.execute(
+                select(customer_t.c.id).where(customer_t.c.id > before).order_by(customer_t.c.id)
+            ).scalars())
+            if len(ids) != len(values):
+                raise RuntimeError("customer ids of the batch could not be read back")
+            return ids
+        return list(conn.execute(
+            insert(customer_t).returning(customer_t.c.id, sort_by_parameter_order=True), values
+        ).scalars())
 
     def _tag_id(self, conn: Connection, name: str) -> int:
         tag_id = self.tag_ids.get(name)
