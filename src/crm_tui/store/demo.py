@@ -31,6 +31,7 @@ Progress = Callable[[int, int], None]
 CHUNK = 20_000
 POOL_SHARE = 0.34
 ADMIN_SHARE = 0.03
+ADMIN_MAX = 150  # below the default private_cap (200)
 
 # --- vocabulary ---------------------------------------------------------------------------------
 
@@ -92,7 +93,7 @@ CN_MOBILE_PREFIXES = ("130", "131", "132", "133", "135", "136", "137", "138", "1
                       "177", "178", "180", "181", "182", "183", "185", "186", "187", "188", "189",
                       "191", "198", "199")
 CN_LANDLINES = ("+8610", "+8621", "+8620", "+86755", "+86571", "+8628")
-FOREIGN_PHONES = (("+14155550", 3), ("+12125550", 3), ("+44207946", 4), ("+85291", 6),
+FOREIGN_PHONES = (("+14155550", 3), ("+12125550", 3), ("+44207946", 4), ("+852612", 5),
                   ("+6591", 6), ("+493012", 6), ("+81312", 6))
 
 DEMO_TEAMS = ("east", "north", "south")
@@ -235,7 +236,9 @@ class DemoGenerator:
         self.next_id = first_id
         self.people, self.companies, self.contact_names = _name_pools(self.rng, n)
         self.locked_per_rep: dict[int, int] = {}
-        self.phone_serial = 0
+        # The acting admin owns a share, kept under the private cap so they can still claim.
+        self.admin_left = ADMIN_MAX
+        self.admin_odds = min(ADMIN_SHARE, ADMIN_MAX / max(1.0, n * (1 - POOL_SHARE)))
 
     # --- small draws ------------------------------------------------------------------------
 
@@ -246,7 +249,7 @@ class DemoGenerator:
         if roll < 0.85:
             return "+86" + rng_choice(rng, CN_MOBILE_PREFIXES) + f"{rng.randrange(100_000_000):08d}"
         if roll < 0.93:
-            return rng_choice(rng, CN_LANDLINES) + f"{rng.randrange(20_000_000, 90_000_000)}"
+            return rng_choice(rng, CN_LANDLINES) + f"{rng.randrange(50_000_000, 70_000_000)}"
         prefix, digits = rng_choice(rng, FOREIGN_PHONES)
         return prefix + f"{rng.randrange(10 ** digits):0{digits}d}"
 
@@ -313,8 +316,11 @@ class DemoGenerator:
                 pool_entered = created
                 events.append((cid, "created", self.admin_id, None, None, None, clock.ts(created)))
         else:
-            owner_id = self.admin_id if rng.random() < ADMIN_SHARE / (1 - POOL_SHARE) \
-                else rng_choice(rng, self.rep_ids)
+            if self.admin_left and rng.random() < self.admin_odds:
+                owner_id = self.admin_id
+                self.admin_left -= 1
+            else:
+                owner_id = rng_choice(rng, self.rep_ids)
             # Without a won deal, a claim older than recycle_no_deal_days (90) would be recycled.
             claim_window = created if has_won else min(created, 85 * MINUTES_PER_DAY)
             claimed = rng.randrange(0, claim_window + 1)
@@ -354,7 +360,8 @@ class DemoGenerator:
                                              clock.day(nxt) if nxt is not None else None))
                 last_fu = clock.ts(latest)
                 if not in_pool:
-                    nxt = latest_day + rng.randrange(0, 60)
+                    # Some due today, some overdue, most ahead (DESIGN §1: the morning list).
+                    nxt = 0 if rng.random() < 0.05 else latest_day + rng.randrange(0, 60)
                     # The latest row carries the customer's next date.
                     row = batch.follow_ups[-1]
                     batch.follow_ups[-1] = row[:5] + (clock.day(nxt),)
