@@ -11,6 +11,7 @@ them (``store/sea.py``).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -111,6 +112,9 @@ class PortraitScreen(CrmScreen):
         self.show_history = False
         self.load_count = 0
         """How many times the portrait arrived from the store (tests wait on it)."""
+        self._shown_keys_state = self._keys_state()
+        self.first_drawn_at: float | None = None
+        """``time.perf_counter()`` after the first portrait was painted (``bench_portrait.py``)."""
 
     # --- layout -------------------------------------------------------------------------------
 
@@ -186,7 +190,12 @@ class PortraitScreen(CrmScreen):
             title += "  " + _("m: show all")
         self.query_one("#timeline-title", Static).update(section_title(title))
         self.sub_title = printable(portrait.customer.name)
-        self.refresh_bindings()
+        keys_state = self._keys_state()
+        if keys_state != self._shown_keys_state:  # redrawing the footer costs a recompose
+            self._shown_keys_state = keys_state
+            self.refresh_bindings()
+        if self.load_count == 1:
+            self.call_after_refresh(self._first_drawn)
         if self.intent:
             intent, self.intent = self.intent, None
             if self.check_action(intent, ()):
@@ -194,6 +203,9 @@ class PortraitScreen(CrmScreen):
             else:
                 self.app.notify(_("Not possible for this customer: {what}.").format(what=intent),
                                 severity="warning", markup=False)
+
+    def _first_drawn(self) -> None:
+        self.first_drawn_at = time.perf_counter()
 
     def _block(self, selector: str, title: str, body: Any) -> None:
         from rich.console import Group
@@ -210,16 +222,23 @@ class PortraitScreen(CrmScreen):
 
     # --- which keys apply -----------------------------------------------------------------------
 
+    def _keys_state(self) -> tuple[bool, bool]:
+        """What decides which keys apply: (in the open sea, has deals)."""
+        if self.portrait is None:
+            return (False, True)  # assume an owned customer until it arrives
+        return (self.portrait.customer.owner is None, bool(self.portrait.deals))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("claim", "release", "lock") and not hasattr(self.app.store, action):  # type: ignore[attr-defined]
             return False
+        in_pool, has_deals = self._keys_state()
         if action == "claim":
-            return self.portrait is not None and self.portrait.customer.owner is None
+            return in_pool
         if action in OWNER_ACTIONS:
-            if self.portrait is None or self.portrait.customer.owner is None:
+            if in_pool:
                 return False
             if action == "move_deal":
-                return bool(self.portrait.deals)
+                return has_deals
         return True
 
     # --- actions ------------------------------------------------------------------------------
