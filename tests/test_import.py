@@ -435,3 +435,43 @@ def test_cli_import_report_and_exit_codes(cli_db, tmp_path):
     (tmp_path / "empty.csv").write_bytes(b"")
     code, _, err = crm(cli_db, "import", str(tmp_path / "empty.csv"))
     assert code == 2
+
+
+# --- the TUI import screen (self-contained: a bare host app pushes it) -----------------------
+
+
+def test_import_screen_previews_runs_and_reports(store, admin, tmp_path):
+    import asyncio
+
+    from textual.app import App
+    from textual.widgets import DataTable, Static
+
+    from crm_tui.screens.import_screen import ImportScreen
+
+    if store.backend != "sqlite":
+        pytest.skip("the screen only drives the store; one backend is enough")
+    path = write_csv(tmp_path / "leads.csv", messy_rows())
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(ImportScreen(store, admin, str(path)))
+
+    async def scenario() -> None:
+        app = Host()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause(0.2)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            screen = app.screen
+            table = screen.query_one("#import-mapping", DataTable)
+            assert table.row_count == len(HEADER)
+            assert str(table.get_row_at(0)[1]) == "name"
+            await pilot.click("#import-run")
+            await pilot.pause(0.2)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            report = str(screen.query_one("#import-report", Static).render())
+            assert "added 5" in report and "rejected 6" in report, report
+
+    asyncio.run(scenario())
+    assert store.customer_count() == 5
