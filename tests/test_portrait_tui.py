@@ -347,3 +347,30 @@ def test_portrait_of_a_cjk_customer_with_a_long_history(snap_compare, portrait_a
         await settle(pilot)
 
     assert snap_compare(portrait_app(), terminal_size=SIZE, run_before=open_it)
+
+
+# --- crm show draws the same portrait -----------------------------------------------------------
+
+
+def test_crm_show_portrait_has_the_screen_sections_in_order_and_text_literally(book):
+    from rich.console import Console
+
+    from crm_tui.render import portrait_text
+
+    store, admin, _ids = book
+    customer_id = add_long_history(store, admin)
+    store.update_customer(admin, customer_id, {"notes": "[bold]not markup[/bold]"})
+    view = store.portrait_view(admin, customer_id, follow_up_limit=5)
+    console = Console(width=120, record=True, color_system=None)
+    console.print(portrait_text(view.portrait, today=FIXED_NOW.date(),
+                                more_follow_ups=view.older_follow_ups))
+    text = console.export_text()
+    order = ["欧阳娜娜", "owner", "next follow-up", "established", "completeness", "tags",
+             "Contacts", "Deals", "Follow-ups", "Ownership history"]
+    positions = [text.index(word) for word in order]
+    assert positions == sorted(positions)
+    assert "1,200,000.00" in text and "225,000.00" in text
+    assert "2026-06-22 (in 7 days)" in text and "1 day ago" in text
+    assert "missing: address" in text
+    assert "[bold]not markup[/bold]" in text
+    assert f"… {LONG_HISTORY - 5} older follow-ups" in text
