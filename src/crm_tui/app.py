@@ -13,6 +13,7 @@ Start-up: the first frame does not wait for the store. ``crm`` builds the app wi
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
@@ -29,9 +31,6 @@ from crm_tui.commands_palette import CustomerCommands, ViewCommands
 from crm_tui.i18n import _
 from crm_tui.messages import CustomersChanged, StoreFailed, StoreReady
 from crm_tui.screens.customer_list import CustomerListScreen
-from crm_tui.screens.dashboard import DashboardScreen
-from crm_tui.screens.follow_ups import FollowUpsScreen
-from crm_tui.screens.open_sea import OpenSeaScreen
 
 if TYPE_CHECKING:
     from crm_tui.config import Settings
@@ -46,6 +45,15 @@ NO_RECYCLE_ENV = "CRM_TUI_NO_RECYCLE"
 Opener = Callable[[], "tuple[Store, Actor]"]
 
 
+def _later(module: str, name: str) -> Callable[[], Screen[Any]]:
+    """A screen whose module is imported when its mode is first shown, not at start."""
+
+    def make() -> Screen[Any]:
+        return getattr(importlib.import_module(module), name)()
+
+    return make
+
+
 class CrmApp(App[None]):
     """crm-tui."""
 
@@ -53,9 +61,9 @@ class CrmApp(App[None]):
     TITLE = "crm"
     MODES: ClassVar[dict[str, Any]] = {
         "customers": CustomerListScreen,
-        "due": FollowUpsScreen,
-        "open_sea": OpenSeaScreen,
-        "dashboard": DashboardScreen,
+        "due": _later("crm_tui.screens.follow_ups", "FollowUpsScreen"),
+        "open_sea": _later("crm_tui.screens.open_sea", "OpenSeaScreen"),
+        "dashboard": _later("crm_tui.screens.dashboard", "DashboardScreen"),
     }
     DEFAULT_MODE = "customers"
     COMMANDS = App.COMMANDS | {CustomerCommands, ViewCommands}
@@ -167,8 +175,10 @@ class CrmApp(App[None]):
         """The list drew its first rows: record the moment for ``bench/bench_tui.py``."""
         if self._ready_file:
             path, self._ready_file = self._ready_file, None
-            with open(path, "w", encoding="utf-8") as out:
+            partial_path = f"{path}.partial"
+            with open(partial_path, "w", encoding="utf-8") as out:
                 out.write(f"{time.time():.6f}\n")
+            os.replace(partial_path, path)  # readers never see a half-written file
 
     def on_unmount(self) -> None:
         if self._watcher is not None:
