@@ -69,6 +69,14 @@ def test_claim_takes_customer_and_unmasks_contacts(store, alice, pool_customer, 
     assert events(store, acme.id)[-1] == ("claimed", None, alice.id, None)
 
 
+def test_claim_returns_what_a_fresh_read_shows(store, admin, alice):
+    acme = store.add_customer(admin, {"name": "Acme", "company": "Acme Group"}, pool=True,
+                              tags=["vip", "华东"], extra={"来源活动": "2026 展会"})
+    claimed = store.claim(acme.id, alice)
+    assert claimed == store.get_customer(acme.id, alice)
+    assert claimed.tags == ["vip", "华东"] and claimed.owner_name == "Alice Wang"
+
+
 def test_claim_accepts_actor_first_too(store, alice, pool_customer):
     acme = pool_customer("Acme")
     assert store.claim(alice, acme.id).owner == "alice"

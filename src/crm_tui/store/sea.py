@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -38,6 +39,7 @@ from sqlalchemy import (
 from . import rules as rules_mod
 from . import validate
 from .base import (
+    CUSTOMER_COLUMNS,
     StoreBase,
     audit_t,
     customer_select,
@@ -62,6 +64,9 @@ RECYCLE_STALE_AFTER = timedelta(hours=1)
 """The app recycles at start when the last run is older than this."""
 _ID_CHUNK = 2000
 """Ids per ``IN (...)`` list: well inside SQLite's and PostgreSQL's parameter limits."""
+
+# The customer's own columns a CustomerRecord is built from (base.CUSTOMER_COLUMNS minus joins).
+RECORD_COLUMNS = [column for column in CUSTOMER_COLUMNS if getattr(column, "table", None) is customer_t]
 
 RULE_MEANING = {
     "recycle_after_days": "no follow-up for {days} days",
@@ -209,7 +214,7 @@ class SeaOps(StoreBase):
                     release_reason=None, locked=False, updated_at=now, updated_by_id=actor.id,
                     version=customer_t.c.version + 1,
                 )
-                .returning(customer_t.c.id)
+                .returning(*RECORD_COLUMNS)
             ).first()
             if won is None:
                 # Another rep's claim committed between our read and our update (PostgreSQL).
@@ -222,7 +227,12 @@ class SeaOps(StoreBase):
             self._ownership(conn, [cid], "claimed", actor, None, actor.id, None, at=now)
             self._audit(conn, actor, "customer", cid, "claim", {"owner": (None, actor.login)})
             self._changed(conn, [cid])
-            return self._owned_record(conn, cid)
+            # The claimer is the owner and nobody released it: no join needed for the record.
+            return self._record(
+                SimpleNamespace(**won._mapping, owner_login=actor.login, owner_name=actor.name,
+                                released_by_login=None),
+                self._tags(conn, cid), False,
+            )
 
     def _claim_facts(
         self, conn: Connection, actor: Actor, customer_id: int, rules: dict[str, Any], now: datetime
@@ -801,11 +811,14 @@ class SeaOps(StoreBase):
     def _owned_record(self, conn: Connection, customer_id: int) -> CustomerRecord:
         """The record of a customer that has an owner (so nothing is masked): two reads."""
         row = conn.execute(customer_select().where(customer_t.c.id == customer_id)).one()
-        tags = list(conn.execute(
+        return self._record(row, self._tags(conn, customer_id), False)
+
+    @staticmethod
+    def _tags(conn: Connection, customer_id: int) -> list[str]:
+        return list(conn.execute(
             select(tag_t.c.name).join(customer_tag_t, customer_tag_t.c.tag_id == tag_t.c.id)
             .where(customer_tag_t.c.customer_id == customer_id).order_by(tag_t.c.name)
         ).scalars())
-        return self._record(row, tags, False)
 
     def _audit_owner_change(
         self, conn: Connection, actor: Actor | None, customer_ids: Sequence[int], action: str,
