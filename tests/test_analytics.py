@@ -9,6 +9,7 @@ import pytest
 
 from crm_tui.store import analytics
 from crm_tui.store.analytics import completeness, rfm_scores, rfm_segment
+from tests.test_pg_security import cluster  # noqa: F401 - the PostgreSQL roles fixture
 
 NOW = datetime(2026, 6, 15, 9, 30, tzinfo=UTC)
 
@@ -138,3 +139,23 @@ def test_refresh_does_not_move_the_version_an_edit_form_holds(store, admin):
     assert store.get_customer(cid, admin).tier == "A"
     updated = store.update_customer(admin, cid, {"region": "北京"}, expected_version=version)
     assert updated.region == "北京"
+
+
+def test_a_rep_role_on_postgresql_leaves_the_ranking_to_a_role_that_sees_everyone(cluster):  # noqa: F811
+    """Row-level security would let a rep rank only their own book: their session skips it."""
+    from crm_tui.store import PermissionDenied, Store
+
+    rep_store = cluster.store_of(cluster.alice)
+    try:
+        assert rep_store.tiers_stale()
+        assert rep_store.refresh_tiers_if_stale() is None
+        with pytest.raises(PermissionDenied):
+            rep_store.refresh_tiers()
+    finally:
+        rep_store.close()
+    owner_store = Store(cluster.url)
+    try:
+        assert owner_store.refresh_tiers_if_stale() is not None
+        assert not owner_store.tiers_stale()
+    finally:
+        owner_store.close()

@@ -17,7 +17,9 @@ Keeping it fresh: every deal change (``add_deal``, ``move_deal``) marks the tier
 same transaction, by writing a new random token to the ``state.tiers_dirty`` setting (one small
 row, no scan). ``refresh_tiers_if_stale()`` recomputes when the token differs from the one the
 last refresh saw (``state.tiers_clean``); the TUI runs it in a background worker after a deal is
-saved, and a cron job (``crm recycle``) or the dashboard may call it too. A deal saved during a
+saved, and a cron job (``crm recycle``) or the dashboard may call it too. On PostgreSQL the
+ranking needs a role that sees every customer (row-level security would hide other reps'
+books): a rep's session skips the refresh and leaves it to the owner's or a bypassing role's. A deal saved during a
 refresh leaves a new token behind, so the next call refreshes again: nothing is lost.
 A refresh reads first (one read transaction) and writes only the customers whose tier changed,
 so the write lock is held briefly; when very many change (the first refresh of an imported or
@@ -245,8 +247,29 @@ class AnalyticsOps(DealOps):
         return clean is None or (dirty is not None and dirty != clean)
 
     def refresh_tiers_if_stale(self) -> TierRefresh | None:
-        """Refresh the tiers when a deal changed since the last refresh; None when fresh."""
-        return self.refresh_tiers() if self.tiers_stale() else None
+        """Refresh the tiers when a deal changed since the last refresh; None when fresh, or
+        when this connection may not see every customer (PostgreSQL row-level security: a
+        rep's refresh would rank only their own book; the owner's or an admin role's next
+        refresh does it)."""
+        if not self.tiers_stale():
+            return None
+        with self.read() as conn:
+            if not self._sees_every_customer(conn):
+                return None
+        return self.refresh_tiers()
+
+    def _sees_every_customer(self, conn: Connection) -> bool:
+        """Whether row-level security leaves this connection every row (always on SQLite)."""
+        if self.is_sqlite:
+            return True
+        from sqlalchemy import text
+
+        return bool(conn.execute(text(
+            "SELECT r.rolsuper OR r.rolbypassrls OR NOT c.relrowsecurity"
+            " OR (c.relowner = r.oid AND NOT c.relforcerowsecurity)"
+            " FROM pg_roles r, pg_class c"
+            " WHERE r.rolname = current_user AND c.oid = 'customer'::regclass"
+        )).scalar())
 
     @staticmethod
     def _revenue():  # type: ignore[no-untyped-def]
@@ -279,9 +302,19 @@ class AnalyticsOps(DealOps):
         return select(ranked.c.customer_id, tier.label("tier")).subquery("tiered")
 
     def refresh_tiers(self) -> TierRefresh:
-        """Recompute every customer's A/B/C tier from won revenue and write the changed ones."""
+        """Recompute every customer's A/B/C tier from won revenue and write the changed ones.
+
+        Needs a connection that sees every customer (see ``refresh_tiers_if_stale``).
+        """
         started = time.perf_counter()
         with self.read() as conn:
+            if not self._sees_every_customer(conn):
+                from .errors import PermissionDenied
+
+                raise PermissionDenied(
+                    "Tiers rank the whole customer book: refresh them as the database owner "
+                    "(row-level security hides other reps' customers from this role)."
+                )
             dirty, _clean = self._tier_tokens(conn)
             tiered = self._tier_select()
             changed_rows = conn.execute(
