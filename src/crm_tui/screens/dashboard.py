@@ -133,6 +133,8 @@ class DashboardScreen(CrmScreen):
         self.post_message(DashboardLoaded(app.store.dashboard(app.me)))
 
     def _customers_changed(self, _ids: Any) -> None:
+        if not self.is_current:
+            return  # shown again later: on_screen_resume loads fresh figures
         if self._reload_timer is not None:
             self._reload_timer.stop()
         self._reload_timer = self.set_timer(RELOAD_AFTER_CHANGE, self.load)
@@ -198,8 +200,11 @@ class DashboardScreen(CrmScreen):
         sparks.set_series(
             [(_("in"), [w.inflow for w in weeks], "green"),
              (_("out"), [w.outflow for w in weeks], "magenta")],
-            caption=_("{n} weeks from {first}; in: released, recycled, new; out: claimed").format(
-                n=len(weeks), first=first),
+            caption="\n".join([
+                _("{n} weeks from {first}").format(n=len(weeks), first=first),
+                _("in: released, recycled, new"),
+                _("out: claimed"),
+            ]),
         )
 
     # --- actions ------------------------------------------------------------------------------

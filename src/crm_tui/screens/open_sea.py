@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from crm_tui.store.stats import ClaimStatus
 
 SEA_SORTS = ["pool_entered_at", "name", "tier", "phone"]
-"""Columns the open sea can be sorted by (``pool_entered_at`` is the days-in-pool column)."""
+"""Columns the open sea can be sorted by (``pool_entered_at``: when it entered the sea)."""
 FILTER_FIELDS = ("status", "tier", "tag", "source", "region")
 
 
@@ -62,11 +62,11 @@ def sea_columns() -> list[Column]:
         Column("name", _("Name"), 12, flex=3),
         Column("industry", _("Industry"), 8),
         Column("region", _("Region"), 8),
-        Column("source", _("Source"), 9),
+        Column("source", _("Source"), 8),
         Column("tier", _("Tier"), 4),
-        Column("release_reason", _("Why in the sea"), 14, flex=3),
-        Column("released_by", _("By"), 9),
-        Column("pool_entered_at", _("Days"), 5),
+        Column("release_reason", _("Why in the sea"), 12, flex=3),
+        Column("released_by", _("By"), 8),
+        Column("pool_entered_at", _("Entered"), 11),
         Column("last_summary", _("Last follow-up"), 12, flex=3),
         Column("phone", _("Phone"), 14),
     ]
@@ -84,8 +84,12 @@ def released_by(record: CustomerRecord) -> str:
 def sea_cell(record: CustomerRecord, key: str) -> str:
     """The text of one open-sea cell (the columns the customer list does not have)."""
     if key == "pool_entered_at":
+        entered = record.pool_entered_at
+        if entered is None:
+            return ""
         days = getattr(record, "days_in_pool", None)
-        return "" if days is None else _("{n}d").format(n=days)
+        when = entered.astimezone().strftime("%m-%d")
+        return when if days is None else _("{when} {n}d").format(when=when, n=days)
     if key == "released_by":
         return printable(released_by(record))
     if key == "last_summary":
@@ -127,7 +131,7 @@ class OpenSeaScreen(CrmScreen):
     OpenSeaScreen #sea-claims { color: $text; }
     OpenSeaScreen #sea-table { height: 1fr; }
     OpenSeaScreen #sea-detail {
-        height: 3;
+        height: 4;
         padding: 0 2;
         border-top: solid $panel;
     }

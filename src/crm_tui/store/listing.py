@@ -21,6 +21,7 @@ SORTABLE = {
     "next_follow_up_at": customer_t.c.next_follow_up_at,
     "phone": customer_t.c.phone,
     "id": customer_t.c.id,
+    "pool_entered_at": customer_t.c.pool_entered_at,
 }
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, and_, case, exists, func, literal, or_, selec
 from sqlalchemy.sql import ColumnElement
 
 from . import analytics
-from .base import StoreBase, customer_t, ownership_t, rep_t
+from .base import StoreBase, customer_select, customer_t, ownership_t, rep_t
 from .models import OPEN_STAGES, STAGE_PROBABILITY, STAGES, TIERS, Deal, FollowUp
 from .records import Actor, Record
 
@@ -219,6 +219,50 @@ class StatsOps(StoreBase):
                            summaries.get(cid))
             for cid, entered in pooled.items()
         }
+
+    # --- transfer -----------------------------------------------------------------------------
+
+    def managed_reps(self, actor: Actor) -> list[RepStats]:
+        """The reps whose private seas ``actor`` manages (the transfer screen's choices), each with
+        its private-sea size; inactive reps are left out."""
+        with self.read() as conn:
+            _scope, reps = self._stats_reps(conn, actor)
+            owned = dict(conn.execute(
+                select(customer_t.c.owner_id, func.count())
+                .where(customer_t.c.owner_id.in_([rep.id for rep in reps]))
+                .group_by(customer_t.c.owner_id)
+            ).all()) if reps else {}
+        return [RepStats(login=rep.login, name=rep.name, owned=int(owned.get(rep.id, 0)))
+                for rep in reps if rep.active]
+
+    def _book_conditions(self, conn: Connection, actor: Actor, login: str, query: Any) -> list[Any]:
+        owner_id = self._rep_by_login(conn, login).id
+        conditions = self._list_conditions(actor, query)  # type: ignore[attr-defined]
+        return [*conditions, customer_t.c.owner_id == owner_id, self.visible(actor)]
+
+    def book_count(self, actor: Actor, login: str, query: Any) -> int:
+        """How many customers of rep ``login``'s private sea match ``query`` (a ``ListQuery``;
+        its scope is ignored) among those ``actor`` may see."""
+        with self.read() as conn:
+            conditions = self._book_conditions(conn, actor, login, query.with_(scope="all"))
+            return int(conn.execute(
+                select(func.count()).select_from(customer_t).where(*conditions)
+            ).scalar() or 0)
+
+    def book_page(self, actor: Actor, login: str, query: Any, offset: int, limit: int) -> list[Any]:
+        """Rows ``offset`` .. ``offset + limit`` of rep ``login``'s private sea, as ``book_count``."""
+        from .listing import SORTABLE
+
+        column = SORTABLE.get(query.sort, customer_t.c.name)
+        order = [column.desc() if query.descending else column.asc(),
+                 customer_t.c.id.desc() if query.descending else customer_t.c.id.asc()]
+        with self.read() as conn:
+            conditions = self._book_conditions(conn, actor, login, query.with_(scope="all"))
+            rows = conn.execute(
+                customer_select().where(*conditions).order_by(*order)
+                .offset(max(0, offset)).limit(limit)
+            ).all()
+            return self._records(conn, rows, actor)
 
     # --- scope --------------------------------------------------------------------------------
 

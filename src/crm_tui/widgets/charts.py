@@ -140,7 +140,7 @@ class WeekSparks(Widget):
         self.refresh(layout=True)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        return 1 + max(1, len(self.series)) + (1 if self.caption else 0)
+        return 1 + max(1, len(self.series)) + (len(self.caption.splitlines()) if self.caption else 0)
 
     def render(self) -> RenderResult:
         text = Text(no_wrap=True, overflow="ellipsis")
