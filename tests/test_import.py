@@ -475,3 +475,31 @@ def test_import_screen_previews_runs_and_reports(store, admin, tmp_path):
 
     asyncio.run(scenario())
     assert store.customer_count() == 5
+
+
+def test_search_index_follows_imports_and_later_adds(store, admin, tmp_path):
+    path = write_csv(tmp_path / "s.csv", [["name", "phone"], ["欧阳娜娜", "13800138020"],
+                                          ["Zebra Trading", "13800138021"]])
+    store.import_file(admin, path)
+    assert [c.name for c in store.find(admin, "oyn")] == ["欧阳娜娜"]
+    assert [c.name for c in store.find(admin, "8021")] == ["Zebra Trading"]
+    store.add_customer(admin, {"name": "Later Added Co"})
+    assert [c.name for c in store.find(admin, "later")] == ["Later Added Co"]
+
+
+def test_parallel_preparation_gives_the_same_outcome(store, admin, tmp_path):
+    """Batches prepared in worker processes: same counts, same rows, history written."""
+    path = write_csv(tmp_path / "leads.csv", messy_rows())
+    serial = store.import_file(admin, path, dry_run=True, batch_size=3, parallel=False)
+    report = store.import_file(admin, path, batch_size=3, parallel=True)
+    balanced(report)
+    assert (report.added, report.skipped, report.rejected) == (serial.added, serial.skipped,
+                                                               serial.rejected) == (5, 2, 6)
+    assert {p["row"]: p["status"] for p in report.problems} == {
+        p["row"]: p["status"] for p in serial.problems}
+    # Written batch by batch, row 2 is a customer by the time rows 12 and 13 are looked at.
+    assert outcome(report)[12] == "skipped: duplicate of customer 1 (same phone), owned by you"
+    zhang = store.portrait(admin, store.find(admin, "张伟")[0].id)
+    assert [(o.kind, o.to_rep, o.reason) for o in zhang.ownership] == [
+        ("created", "boss", "imported from leads.csv")]
+    assert zhang.customer.created_at == store.clock.now()
