@@ -620,3 +620,20 @@ def test_every_move_is_in_the_ownership_history(store, admin, alice, bob, pool_c
         ("created", None, None), ("claimed", None, "alice"), ("released", "alice", None),
         ("claimed", None, "bob"), ("transferred", "bob", "alice"), ("recycled", "alice", None),
     ]
+
+
+def test_moves_are_announced_after_they_commit(store, db_url, admin, alice, pool_customer):
+    """PostgreSQL: a LISTENing client hears of the claim and can already read the new owner."""
+    if store.is_sqlite:
+        pytest.skip("SQLite clients poll PRAGMA data_version instead")
+    import psycopg
+
+    acme = pool_customer("Acme")
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute("LISTEN crm_changes")
+        store.claim(acme.id, alice)
+        heard = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
+        owner = listener.execute("SELECT owner_id FROM customer WHERE id = %s", (acme.id,)).fetchone()
+        store.release(acme.id, alice, "no budget")
+        heard += [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
+    assert heard == [str(acme.id), str(acme.id)] and owner == (alice.id,)
