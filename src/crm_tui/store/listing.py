@@ -156,12 +156,20 @@ class ListingOps(SearchOps):
 
     def _ordered(self, conditions: list[ColumnElement[bool]], column: Any, descending: bool,
                  offset: int, limit: int, conn: Connection) -> list[Any]:
+        """Rows in order: ids first (skipped rows touch only an index), then those rows whole."""
         order = [column.desc() if descending else column.asc(),
                  customer_t.c.id.desc() if descending else customer_t.c.id.asc()]
-        statement = (
-            customer_select().where(*conditions).order_by(*order).offset(offset).limit(limit)
-        )
-        return list(conn.execute(statement).all())
+        source = customer_t
+        if column is SORTABLE["owner"]:
+            source = customer_t.outerjoin(owner_rep, owner_rep.c.id == customer_t.c.owner_id)
+        ids = list(conn.execute(
+            select(customer_t.c.id).select_from(source).where(*conditions)
+            .order_by(*order).offset(offset).limit(limit)
+        ).scalars())
+        if not ids:
+            return []
+        rows = {row.id: row for row in conn.execute(customer_select().where(customer_t.c.id.in_(ids)))}
+        return [rows[i] for i in ids if i in rows]
 
     def _after(self, column: Any, descending: bool, value: Any, anchor_id: int) -> ColumnElement[bool]:
         """Rows after (``value``, ``anchor_id``) in the order; ``value`` is never NULL.
