@@ -21,7 +21,10 @@ demo rep), then
 
 With ``--build N`` a missing SQLite source is made first with ``crm init --demo N`` (nothing is
 committed: the data are built when the script runs). PostgreSQL URLs are used in place (no copy):
-point ``--db`` at a throwaway database.
+point ``--db`` at a throwaway database; ``--pg-synthetic N`` (re)creates it with N customers
+generated in SQL (faster than the demo generator, fewer fields filled):
+
+    python bench/bench_portrait.py --db postgresql://postgres@127.0.0.1/crm_portrait_bench --pg-synthetic 1000000
 """
 
 from __future__ import annotations
@@ -53,6 +56,59 @@ def build(path: str, customers: int) -> None:
     started = time.perf_counter()
     subprocess.run([crm, "--db", path, "init", "--demo", str(customers)], check=True)
     print(f"built {path} with {customers} customers in {time.perf_counter() - started:.1f} s")
+
+
+def synthesize_postgresql(url: str, customers: int) -> None:
+    """A throwaway PostgreSQL book built in SQL (generate_series): reps, customers (a fifth in the
+    open sea), one follow-up each, won deals for a fifth and open deals for a third. Recreates
+    the database named in ``url``."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from crm_tui.store import schema
+    from crm_tui.store.setup import initialise
+
+    target = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = target.set(database="postgres").render_as_string(hide_password=False)
+    admin = admin.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{target.database}"')
+    schema.upgrade(url)
+    initialise(url, "bench_admin", "Bench Admin")
+    started = time.perf_counter()
+    steps = [
+        """INSERT INTO rep (login, name, role, team, active, created_at)
+           SELECT 'bench' || g, 'Bench rep ' || g, 'rep', 'east', true, now()
+           FROM generate_series(1, 20) g""",
+        """INSERT INTO customer (name, kind, status, owner_id, claimed_at, pool_entered_at, locked,
+                                 search_text, name_key, created_at, updated_at, version, tier)
+           SELECT 'Customer ' || g, 'company', 'lead',
+                  CASE WHEN g % 5 = 0 THEN NULL ELSE r.ids[1 + g % 20] END,
+                  CASE WHEN g % 5 = 0 THEN NULL ELSE now() - (g % 300) * interval '1 day' END,
+                  CASE WHEN g % 5 = 0 THEN now() END, false, '', 'customer ' || g,
+                  now() - interval '400 days', now(), 1, 'C'
+           FROM generate_series(1, %(n)s) g,
+                (SELECT array_agg(id ORDER BY id) AS ids FROM rep WHERE login LIKE 'bench%') r""",
+        """INSERT INTO follow_up (customer_id, rep_id, at, channel, summary)
+           SELECT c.id, coalesce(c.owner_id, 1), now() - (c.id % 200) * interval '1 hour', 'call', 'called'
+           FROM customer c""",
+        """INSERT INTO deal (customer_id, owner_id, title, amount, stage, closed_at, created_at, updated_at)
+           SELECT c.id, c.owner_id, 'won ' || c.id, round((random() * random() * 2000000)::numeric, 2),
+                  'won', now() - (c.id % 500) * interval '1 day', now(), now()
+           FROM customer c WHERE c.owner_id IS NOT NULL AND c.id % 4 = 1""",
+        """INSERT INTO deal (customer_id, owner_id, title, amount, stage, created_at, updated_at)
+           SELECT c.id, c.owner_id, 'open ' || c.id, round((random() * 500000)::numeric, 2),
+                  (ARRAY['prospecting', 'qualified', 'proposal', 'negotiation'])[1 + c.id % 4],
+                  now(), now()
+           FROM customer c WHERE c.owner_id IS NOT NULL AND c.id % 3 = 0""",
+        "ANALYZE",
+    ]
+    plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        for step in steps:
+            conn.execute(step.replace("%(n)s", str(int(customers))))  # type: ignore[arg-type]
+    print(f"synthesized {customers:,} customers on PostgreSQL in {time.perf_counter() - started:.1f} s")
 
 
 def copy_database(source: str, work: Path) -> str:
@@ -156,7 +212,11 @@ def bench_screen(store: Any, actor: Any, customer_id: int, rounds: int = 5) -> l
     """Push the portrait screen headless and time it until the portrait is drawn."""
     from crm_tui.app import make_app
     from crm_tui.screens.portrait import PortraitScreen
+    from crm_tui.store import rules as rules_mod
 
+    with store.write() as conn:  # the app's start-up recycle would otherwise run (and write) first
+        store._upsert_state(conn, rules_mod.LAST_RECYCLE_KEY,
+                            rules_mod.encode(store.clock.now().isoformat()))
     app = make_app(store, actor, cursor_blink=False, watch_changes=False)
     samples: list[float] = []
 
@@ -203,12 +263,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default="/tmp/crm-bench/demo-1m.db")
     parser.add_argument("--build", type=int, default=0, help="build a missing SQLite source with N customers")
+    parser.add_argument("--pg-synthetic", type=int, default=0,
+                        help="(re)create the PostgreSQL database --db with N customers made in SQL")
     parser.add_argument("--work", default="", help="folder for the copy (default: a temporary one)")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--out", default="", help="append the figures (Markdown) to this file")
     args = parser.parse_args()
     if args.build:
         build(args.db, args.build)
+    if args.pg_synthetic:
+        synthesize_postgresql(args.db, args.pg_synthetic)
     work = Path(args.work or tempfile.mkdtemp(prefix="crm-portrait-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
@@ -246,6 +310,7 @@ def main() -> None:
         f"## Portrait and tiers — {backend}, {customers:,} customers, {follow_ups:,} follow-ups",
         "",
         f"- command: `{Path(sys.executable).name} bench/bench_portrait.py --db {args.db}"
+        f"{' --pg-synthetic ' + str(args.pg_synthetic) if args.pg_synthetic else ''}"
         f"{' --repeat ' + str(args.repeat) if args.repeat != 30 else ''}`",
         f"- machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}",

@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, exists, func, select, update
 
 from .base import customer_select, customer_t, setting_t
 from .deals import DealOps, deal_t
@@ -273,15 +273,20 @@ class AnalyticsOps(DealOps):
 
     @staticmethod
     def _revenue():  # type: ignore[no-untyped-def]
-        """Won revenue per customer, only customers with some."""
+        """Won revenue per customer, only customers with some (amounts are never negative)."""
         return (
             select(deal_t.c.customer_id.label("customer_id"),
                    func.sum(deal_t.c.amount).label("established"))
-            .where(deal_t.c.stage == "won")
+            .where(deal_t.c.stage == "won", deal_t.c.amount > 0)
             .group_by(deal_t.c.customer_id)
-            .having(func.sum(deal_t.c.amount) > 0)
             .subquery("revenue")
         )
+
+    @staticmethod
+    def _has_revenue():  # type: ignore[no-untyped-def]
+        """EXISTS a won deal with an amount, for the customer row at hand (an anti-join when negated)."""
+        return exists().where(deal_t.c.customer_id == customer_t.c.id, deal_t.c.stage == "won",
+                              deal_t.c.amount > 0)
 
     def _tier_select(self):  # type: ignore[no-untyped-def]
         """(customer_id, tier) for every customer with revenue: the window-function ranking."""
@@ -316,21 +321,19 @@ class AnalyticsOps(DealOps):
                     "(row-level security hides other reps' customers from this role)."
                 )
             dirty, _clean = self._tier_tokens(conn)
+            self._roomy_sorts(conn)
             tiered = self._tier_select()
-            changed_rows = conn.execute(
-                select(tiered.c.customer_id, tiered.c.tier)
-                .select_from(tiered.join(customer_t, customer_t.c.id == tiered.c.customer_id))
-                .where(or_(customer_t.c.tier.is_(None), customer_t.c.tier != tiered.c.tier))
-                .limit(BULK_TIER_WRITE + 1)
-            ).all()
-            revenue_ids = select(self._revenue().c.customer_id)
-            cleared = conn.execute(
-                select(customer_t.c.id)
-                .where(customer_t.c.tier.is_not(None), customer_t.c.id.not_in(revenue_ids))
-                .limit(BULK_TIER_WRITE + 1)
-            ).scalars().all()
-        changes = [{"cid": cid, "new_tier": tier} for cid, tier in changed_rows]
-        changes += [{"cid": cid, "new_tier": None} for cid in cleared]
+            # One pass over the customers: every one whose stored tier differs from the ranking
+            # (customers without revenue have no ranking row, so a stored tier there differs).
+            changes = [
+                {"cid": cid, "new_tier": tier}
+                for cid, tier in conn.execute(
+                    select(customer_t.c.id, tiered.c.tier)
+                    .select_from(customer_t.outerjoin(tiered, tiered.c.customer_id == customer_t.c.id))
+                    .where(customer_t.c.tier.is_distinct_from(tiered.c.tier))
+                    .limit(BULK_TIER_WRITE + 1)
+                )
+            ]
         bulk = len(changes) > BULK_TIER_WRITE
         with self.write() as conn:
             if bulk:
@@ -355,19 +358,26 @@ class AnalyticsOps(DealOps):
                            c=int(counts.get("C", 0)), changed=changed,
                            seconds=round(time.perf_counter() - started, 3), bulk=bulk)
 
+    def _roomy_sorts(self, conn: Connection) -> None:
+        """PostgreSQL: sort and hash the ranking in memory for this transaction, not on disk."""
+        if not self.is_sqlite:
+            from sqlalchemy import text
+
+            conn.execute(text("SET LOCAL work_mem = '64MB'"))
+
     def _write_tiers_in_bulk(self, conn: Connection) -> int:
         """Two set-based statements: the ranking into ``tier``, NULL where there is no revenue."""
+        self._roomy_sorts(conn)
         tiered = self._tier_select()
         ranked = conn.execute(
             update(customer_t)
             .where(and_(customer_t.c.id == tiered.c.customer_id,
-                        or_(customer_t.c.tier.is_(None), customer_t.c.tier != tiered.c.tier)))
+                        customer_t.c.tier.is_distinct_from(tiered.c.tier)))
             .values(tier=tiered.c.tier)
         ).rowcount
-        revenue_ids = select(self._revenue().c.customer_id)
         cleared = conn.execute(
             update(customer_t)
-            .where(customer_t.c.tier.is_not(None), customer_t.c.id.not_in(revenue_ids))
+            .where(customer_t.c.tier.is_not(None), ~self._has_revenue())
             .values(tier=None)
         ).rowcount
         return int(ranked) + int(cleared)
