@@ -148,3 +148,19 @@ def test_generated_phones_are_valid_in_bulk(clock):
     for _ in range(5000):
         phone = generator._phone()
         assert validate.phone(phone) == phone
+
+
+def test_the_worker_process_draws_the_same_rows(clock):
+    """Big loads draw their rows in a child process; it must give exactly what this one would."""
+    from crm_tui.store import demo as demo_mod
+
+    settings = dict(seed=3, n=2 * 250 + 7, now=clock.now(), today=clock.today(), sqlite=True,
+                    admin_id=1, rep_ids=[2, 3, 4], tag_ids=[1, 2], first_id=1)
+    original = demo_mod.CHUNK
+    demo_mod.CHUNK = 250
+    try:
+        here = [vars(batch) for batch in demo_mod._chunks(settings)]
+        there = [vars(batch) for batch in demo_mod._chunks_from_worker(settings)]
+    finally:
+        demo_mod.CHUNK = original
+    assert len(here) == 3 and here == there
