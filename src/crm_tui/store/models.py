@@ -65,6 +65,9 @@ class Customer(SQLModel, table=True):
         Index("ix_customer_owner_next", "owner_id", "next_follow_up_at"),
         Index("ix_customer_owner_name", "owner_id", "name"),
         Index("ix_customer_pool", "pool_entered_at"),
+        # The dashboard's per-owner figures (owned, tier, overdue, recycle soon) read only this.
+        Index("ix_customer_owner_stats", "owner_id", "tier", "locked", "claimed_at",
+              "last_follow_up_at", "next_follow_up_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -141,7 +144,11 @@ class Deal(SQLModel, table=True):
     """An opportunity in the pipeline."""
 
     __tablename__ = "deal"
-    __table_args__ = (Index("ix_deal_owner_stage", "owner_id", "stage"),)
+    __table_args__ = (
+        Index("ix_deal_owner_stage", "owner_id", "stage"),
+        # The dashboard's pipeline, wins this month and RFM read only this.
+        Index("ix_deal_stage_stats", "stage", "closed_at", "customer_id", "owner_id", "amount"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")

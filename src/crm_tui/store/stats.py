@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, exists, func, literal, or_, select
+from sqlalchemy import Connection, and_, case, func, literal, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from . import analytics
@@ -330,10 +330,16 @@ class StatsOps(StoreBase):
     def _recycles_by(horizon: datetime, rules: dict[str, Any]) -> ColumnElement[bool]:
         """True for an owned customer that ``deadlines.recycle_deadline`` sends back to the open
         sea at or before ``horizon`` (the same rule, written as SQL; ``tests/test_stats.py``
-        checks the two agree). The won-deal test comes last, so it runs only for customers whose
-        dates already qualify."""
+        checks the two agree).
+
+        "Has a won deal" is ``id IN (customers with a won deal)``, a subquery without
+        correlation: both databases build it once (SQLite an ephemeral index, PostgreSQL a
+        hashed subplan) instead of probing the deals once per customer, and it is tested last,
+        only for customers whose dates already qualify."""
         claimed, last = customer_t.c.claimed_at, customer_t.c.last_follow_up_at
-        has_won = exists().where(deal_t.c.customer_id == customer_t.c.id, deal_t.c.stage == "won")
+        won_customers = select(deal_t.c.customer_id).where(deal_t.c.stage == "won")
+        no_won = customer_t.c.id.not_in(won_customers)
+        exempt_won = bool(rules["recycle_exempt_won"])
         fired: list[ColumnElement[bool]] = []
         after = int(rules["recycle_after_days"])
         if after > 0:
@@ -345,12 +351,14 @@ class StatsOps(StoreBase):
             ))
         no_deal = int(rules["recycle_no_deal_days"])
         if no_deal > 0:
-            fired.append(and_(claimed.is_not(None), claimed <= horizon - timedelta(days=no_deal), ~has_won))
+            dates = and_(claimed.is_not(None), claimed <= horizon - timedelta(days=no_deal))
+            # With won customers exempt anyway, the outer test below covers this one.
+            fired.append(dates if exempt_won else and_(dates, no_won))
         if not fired:
             return literal(False)
         conditions = [customer_t.c.locked.is_(False), or_(*fired)]
-        if rules["recycle_exempt_won"]:
-            conditions.append(~has_won)
+        if exempt_won:
+            conditions.append(no_won)
         return and_(*conditions)
 
     # --- follow-ups ---------------------------------------------------------------------------
@@ -382,40 +390,37 @@ class StatsOps(StoreBase):
         self, conn: Connection, actor: Actor, rep_ids: Sequence[int], lines: dict[int, RepStats]
     ) -> list[StageStats]:
         """The pipeline by stage (deals owned by the reps in scope; an admin: every deal) and
-        each rep's wins this month, in one grouped scan of the deals."""
-        month_start = self.clock.day_start_utc(self.clock.today().replace(day=1))
-        won_now = and_(deal_t.c.stage == "won", deal_t.c.closed_at >= month_start)
-        statement = (
-            select(
-                deal_t.c.owner_id,
-                deal_t.c.stage,
-                func.count().label("n"),
-                func.sum(deal_t.c.amount).label("amount"),
-                func.sum(case((won_now, 1), else_=0)).label("won_n"),
-                func.sum(case((won_now, deal_t.c.amount), else_=0)).label("won_amount"),
-            )
-            .group_by(deal_t.c.owner_id, deal_t.c.stage)
-        )
-        if not actor.is_admin:
-            statement = statement.where(deal_t.c.owner_id.in_(list(rep_ids)))
+        each rep's wins this month.
+
+        Both read the covering index ``ix_deal_stage_stats`` (stage, customer, closed, owner,
+        amount) in its order: the pipeline streams through it grouped by stage, the month's wins
+        are one range of it.
+        """
+        in_scope = [] if actor.is_admin else [deal_t.c.owner_id.in_(list(rep_ids))]
         counts = dict.fromkeys(STAGES, 0)
         amounts = dict.fromkeys(STAGES, Decimal("0"))
-        for row in conn.execute(statement):
-            if row.stage not in counts:
-                continue
-            counts[row.stage] += int(row.n)
-            amounts[row.stage] += _decimal(row.amount)
-            line = lines.get(row.owner_id)
-            if line is not None and row.stage == "won":
-                line.won_this_month += int(row.won_n or 0)
-                line.won_amount_this_month = (
-                    line.won_amount_this_month + _decimal(row.won_amount)
-                ).quantize(CENT)
-        return [
-            StageStats(stage, counts[stage], amounts[stage].quantize(CENT),
-                       (amounts[stage] * STAGE_PROBABILITY[stage]).quantize(CENT))
-            for stage in (*OPEN_STAGES, "won", "lost")
-        ]
+        for stage, count, amount in conn.execute(
+            select(deal_t.c.stage, func.count(), func.sum(deal_t.c.amount))
+            .where(*in_scope).group_by(deal_t.c.stage)
+        ):
+            if stage in counts:
+                counts[stage], amounts[stage] = int(count), _decimal(amount)
+        pipeline = {
+            stage: StageStats(stage, counts[stage], amounts[stage].quantize(CENT),
+                              (amounts[stage] * STAGE_PROBABILITY[stage]).quantize(CENT))
+            for stage in STAGES
+        }
+        month_start = self.clock.day_start_utc(self.clock.today().replace(day=1))
+        for owner_id, won, amount in conn.execute(
+            select(deal_t.c.owner_id, func.count(), func.sum(deal_t.c.amount))
+            .where(*in_scope, deal_t.c.stage == "won", deal_t.c.closed_at >= month_start)
+            .group_by(deal_t.c.owner_id)
+        ):
+            line = lines.get(owner_id)
+            if line is not None:
+                line.won_this_month = int(won)
+                line.won_amount_this_month = _decimal(amount).quantize(CENT)
+        return [pipeline[stage] for stage in (*OPEN_STAGES, "won", "lost")]
 
     # --- value --------------------------------------------------------------------------------
 
@@ -434,16 +439,22 @@ class StatsOps(StoreBase):
         now = self.clock.now()
         recent_cut = now - timedelta(days=analytics.RECENT_DAYS)
         lapsed_cut = now - timedelta(days=getattr(analytics, "LAPSED_DAYS", 365))
-        won = (
+        per_customer = (
             select(
                 deal_t.c.customer_id,
-                customer_t.c.tier,
                 func.count().label("n"),
                 func.max(deal_t.c.closed_at).label("last_won"),
             )
-            .select_from(deal_t.join(customer_t, customer_t.c.id == deal_t.c.customer_id))
-            .where(deal_t.c.stage == "won", *self._owned_by(actor, rep_ids))
-            .group_by(deal_t.c.customer_id, customer_t.c.tier)
+            .where(deal_t.c.stage == "won")
+            .group_by(deal_t.c.customer_id)
+            .subquery()
+        )
+        # The won deals are summed per customer from ix_deal_stage_stats first; only then is
+        # each such customer's owner and tier looked up.
+        won = (
+            select(per_customer.c.n, per_customer.c.last_won, customer_t.c.tier)
+            .select_from(per_customer.join(customer_t, customer_t.c.id == per_customer.c.customer_id))
+            .where(*self._owned_by(actor, rep_ids))
             .subquery()
         )
         count = case((won.c.n >= RFM_COUNT_CAP, RFM_COUNT_CAP), else_=won.c.n).label("n")
@@ -469,28 +480,34 @@ class StatsOps(StoreBase):
     # --- the open sea -------------------------------------------------------------------------
 
     def _pool_figures(self, conn: Connection) -> PoolStats:
+        """The open sea's size, and per week the customers that entered it (created there,
+        released, recycled: events with no receiving rep) and left it (claimed, or assigned
+        from it: events with no giving rep). Each side reads one of the ownership indexes
+        (``to_rep_id, kind, at`` and ``from_rep_id, kind, at``) without touching the table."""
         size = self._count(conn, customer_t.c.owner_id.is_(None))
         today = self.clock.today()
         monday = today - timedelta(days=today.weekday())
         weeks = [monday - timedelta(weeks=back) for back in range(POOL_WEEKS - 1, -1, -1)]
         bounds = [self.clock.day_start_utc(week) for week in weeks]
         bounds.append(self.clock.day_start_utc(monday + timedelta(weeks=1)))
-        kind = ownership_t.c.kind
-        inflow = or_(kind.in_(("released", "recycled")),
-                     and_(kind == "created", ownership_t.c.to_rep_id.is_(None)))
-        outflow = or_(kind == "claimed",
-                      and_(kind.in_(("assigned", "transferred")), ownership_t.c.from_rep_id.is_(None)))
-        columns = []
-        for start, end in zip(bounds, bounds[1:], strict=False):
-            in_week = and_(ownership_t.c.at >= start, ownership_t.c.at < end)
-            columns.append(func.sum(case((and_(in_week, inflow), 1), else_=0)))
-            columns.append(func.sum(case((and_(in_week, outflow), 1), else_=0)))
-        row = conn.execute(
-            select(*columns).where(ownership_t.c.at >= bounds[0], ownership_t.c.at < bounds[-1])
-        ).one()
+        at = ownership_t.c.at
+
+        def per_week(*where: ColumnElement[bool]) -> list[int]:
+            columns = [
+                func.sum(case((and_(at >= start, at < end), 1), else_=0))
+                for start, end in zip(bounds, bounds[1:], strict=False)
+            ]
+            row = conn.execute(
+                select(*columns).where(*where, at >= bounds[0], at < bounds[-1])
+            ).one()
+            return [int(value or 0) for value in row]
+
+        inflow = per_week(ownership_t.c.to_rep_id.is_(None),
+                          ownership_t.c.kind.in_(("created", "released", "recycled")))
+        outflow = per_week(ownership_t.c.from_rep_id.is_(None),
+                           ownership_t.c.kind.in_(("claimed", "assigned", "transferred")))
         return PoolStats(size, [
-            PoolWeek(week, int(row[2 * index] or 0), int(row[2 * index + 1] or 0))
-            for index, week in enumerate(weeks)
+            PoolWeek(week, inflow[index], outflow[index]) for index, week in enumerate(weeks)
         ])
 
 

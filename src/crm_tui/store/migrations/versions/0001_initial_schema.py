@@ -103,6 +103,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_customer_owner_id'), ['owner_id'], unique=False)
         batch_op.create_index('ix_customer_owner_name', ['owner_id', 'name'], unique=False)
         batch_op.create_index('ix_customer_owner_next', ['owner_id', 'next_follow_up_at'], unique=False)
+        batch_op.create_index('ix_customer_owner_stats', ['owner_id', 'tier', 'locked', 'claimed_at', 'last_follow_up_at', 'next_follow_up_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_phone'), ['phone'], unique=False)
         batch_op.create_index('ix_customer_pool', ['pool_entered_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_status'), ['status'], unique=False)
@@ -154,6 +155,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_deal_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index('ix_deal_owner_stage', ['owner_id', 'stage'], unique=False)
         batch_op.create_index(batch_op.f('ix_deal_stage'), ['stage'], unique=False)
+        batch_op.create_index('ix_deal_stage_stats', ['stage', 'closed_at', 'customer_id', 'owner_id', 'amount'], unique=False)
 
     op.create_table('follow_up',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -242,6 +244,7 @@ def downgrade() -> None:
 
     op.drop_table('follow_up')
     with op.batch_alter_table('deal', schema=None) as batch_op:
+        batch_op.drop_index('ix_deal_stage_stats')
         batch_op.drop_index(batch_op.f('ix_deal_stage'))
         batch_op.drop_index('ix_deal_owner_stage')
         batch_op.drop_index(batch_op.f('ix_deal_customer_id'))
@@ -262,6 +265,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_customer_status'))
         batch_op.drop_index('ix_customer_pool')
         batch_op.drop_index(batch_op.f('ix_customer_phone'))
+        batch_op.drop_index('ix_customer_owner_stats')
         batch_op.drop_index('ix_customer_owner_next')
         batch_op.drop_index('ix_customer_owner_name')
         batch_op.drop_index(batch_op.f('ix_customer_owner_id'))

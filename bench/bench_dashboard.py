@@ -1,0 +1,123 @@
+"""How long the manager's dashboard takes on a big database (DESIGN §9: the whole dashboard ≤ 1 s).
+
+Times ``Store.dashboard`` (everything ``crm stats`` and the dashboard screen show) for an admin
+(every rep), a team manager and a rep, cold (first call after opening) and warm (median of
+``--repeat`` calls), plus each of its queries on its own for the admin.
+
+    python bench/bench_dashboard.py --db /tmp/crm-bench/demo-1m.db
+    python bench/bench_dashboard.py --db postgresql://postgres@127.0.0.1/crm_bench_1m
+    python bench/bench_dashboard.py --db /tmp/p7-bench/demo-1m.db --build 1000000
+
+With ``--build N`` a missing SQLite database is made first with ``crm init --demo N`` (nothing
+is committed: the data are built when the script runs). The database is only read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def build(path: str, customers: int) -> None:
+    if "://" in path or Path(path).exists():
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    crm = str(Path(sys.executable).parent / "crm")
+    started = time.perf_counter()
+    subprocess.run([crm, "--db", path, "init", "--demo", str(customers)], check=True)
+    print(f"built {path} with {customers} customers in {time.perf_counter() - started:.1f} s")
+
+
+def timed(call: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def first_admin(store: Any) -> str:
+    from sqlalchemy import select
+
+    from crm_tui.store.base import rep_t
+
+    with store.read() as conn:
+        return conn.execute(
+            select(rep_t.c.login).where(rep_t.c.role == "admin", rep_t.c.active.is_(True))
+            .order_by(rep_t.c.id).limit(1)
+        ).scalar_one()
+
+
+def sections(store: Any, actor: Any) -> dict[str, float]:
+    """Each query of ``dashboard`` on its own (the order and arguments ``dashboard`` uses)."""
+    times: dict[str, float] = {}
+    with store.read() as conn:
+        rules = store.rules(conn)
+        started = time.perf_counter()
+        _, reps = store._stats_reps(conn, actor)
+        times["reps in scope"] = time.perf_counter() - started
+        ids = [rep.id for rep in reps]
+        from crm_tui.store.stats import RepStats
+
+        lines = {rep.id: RepStats(rep.login, rep.name) for rep in reps}
+        tiers: dict[str, int] = {}
+        times["customers by owner and tier"] = timed(
+            lambda: tiers.update(store._customer_figures(conn, actor, ids, rules, lines)))
+        times["follow-ups 7d/30d"] = timed(lambda: store._follow_up_figures(conn, ids, lines))
+        times["pipeline and wins"] = timed(lambda: store._deal_figures(conn, actor, ids, lines))
+        times["RFM"] = timed(lambda: store._rfm(conn, actor, ids, sum(tiers.values())))
+        times["open sea weeks"] = timed(lambda: store._pool_figures(conn))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default="/tmp/crm-bench/demo-1m.db")
+    parser.add_argument("--build", type=int, default=0, help="build a missing SQLite DB with N customers")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--manager", default="demo.mgr.east")
+    parser.add_argument("--rep", default="demo.alice")
+    args = parser.parse_args()
+    if args.build:
+        build(args.db, args.build)
+
+    from crm_tui.store import open_store
+
+    store = open_store(args.db)
+    customers = store.customer_count()
+    admin = store.actor(first_admin(store))
+    who = [("admin", admin), ("manager", store.actor(args.manager)), ("rep", store.actor(args.rep))]
+    load = os.getloadavg()
+    print(f"# dashboard on {store.label} ({store.backend}), {customers:,} customers")
+    print(f"date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+          f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print()
+    print("| who | reps | cold s | warm median s | warm max s |")
+    print("|---|---|---|---|---|")
+    for role, actor in who:
+        board: Any = None
+
+        def run(actor: Any = actor) -> None:
+            nonlocal board
+            board = store.dashboard(actor)
+
+        cold = timed(run)
+        warm = [timed(run) for _ in range(args.repeat)]
+        print(f"| {role} ({actor.login}) | {len(board.reps)} | {cold:.3f} | "
+              f"{statistics.median(warm):.3f} | {max(warm):.3f} |")
+    print()
+    print("| query (admin, warm) | s |")
+    print("|---|---|")
+    for name, seconds in sections(store, admin).items():
+        print(f"| {name} | {seconds:.3f} |")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
