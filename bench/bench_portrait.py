@@ -208,34 +208,55 @@ def bench_store(store: Any, customer_id: int, who: dict[str, Any], repeat: int) 
     return lines
 
 
-def bench_screen(store: Any, actor: Any, customer_id: int, rounds: int = 5) -> list[float]:
-    """Push the portrait screen headless and time it until the portrait is drawn."""
+def bench_screen(store: Any, actor: Any, customer_id: int,
+                 rounds: int = 5) -> tuple[list[float], list[float]]:
+    """Push the portrait screen headless and time it until the portrait is drawn; the same for
+    a plain screen (Header, one Static, Footer) as the baseline of what any screen costs here."""
+    from textual.widgets import Footer, Header, Static
+
     from crm_tui.app import make_app
+    from crm_tui.screens.base import CrmScreen
     from crm_tui.screens.portrait import PortraitScreen
     from crm_tui.store import rules as rules_mod
+
+    class PlainScreen(CrmScreen):
+        first_drawn_at: float | None = None
+
+        def compose(self) -> Any:
+            yield Header()
+            yield Static("plain")
+            yield Footer()
+
+        def on_mount(self) -> None:
+            self.call_after_refresh(self.drawn)
+
+        def drawn(self) -> None:
+            self.first_drawn_at = time.perf_counter()
 
     with store.write() as conn:  # the app's start-up recycle would otherwise run (and write) first
         store._upsert_state(conn, rules_mod.LAST_RECYCLE_KEY,
                             rules_mod.encode(store.clock.now().isoformat()))
     app = make_app(store, actor, cursor_blink=False, watch_changes=False)
     samples: list[float] = []
+    plain: list[float] = []
 
     async def scenario() -> None:
         async with app.run_test(size=(120, 36)) as pilot:
             await pilot.pause(0.5)
             await app.workers.wait_for_complete()
             for _ in range(rounds):
-                screen = PortraitScreen(customer_id)
-                started = time.perf_counter()
-                app.push_screen(screen)
-                while screen.first_drawn_at is None:
-                    await asyncio.sleep(0.001)
-                samples.append(screen.first_drawn_at - started)
-                app.pop_screen()
-                await pilot.pause(0.05)
+                for screen, into in ((PlainScreen(), plain), (PortraitScreen(customer_id), samples)):
+                    await app.workers.wait_for_complete()
+                    await pilot.pause(0.1)
+                    started = time.perf_counter()
+                    app.push_screen(screen)
+                    while screen.first_drawn_at is None:
+                        await asyncio.sleep(0.001)
+                    into.append(screen.first_drawn_at - started)
+                    app.pop_screen()
 
     asyncio.run(scenario())
-    return samples
+    return samples, plain
 
 
 def bench_tiers(store: Any, rep: Any, customer_id: int) -> list[str]:
@@ -296,10 +317,13 @@ def main() -> None:
         print(f"added customer {customer_id} with {FOLLOW_UPS} follow-ups in "
               f"{time.perf_counter() - started:.1f} s")
         store_lines = bench_store(store, customer_id, {"owner rep": rep, "admin": admin}, args.repeat)
-        screen = bench_screen(store, rep, customer_id)
-        low, mid, p95 = summary(screen)
+        screen, plain = bench_screen(store, rep, customer_id)
+        low, mid, _p95 = summary(screen)
         screen_line = (f"| PortraitScreen pushed → portrait drawn (headless, 120×36) | owner rep "
-                       f"| {ms(screen[0])} | {ms(low)} | {ms(mid)} | {ms(max(screen))} |")
+                       f"| {ms(screen[0])} | {ms(low)} | {ms(mid)} | {ms(max(screen))} (max) |")
+        low, mid, _p95 = summary(plain)
+        screen_line += (f"\n| baseline: a plain screen (Header, Static, Footer) pushed → drawn | - "
+                        f"| {ms(plain[0])} | {ms(low)} | {ms(mid)} | {ms(max(plain))} (max) |")
         print(screen_line)
         tier_lines = bench_tiers(store, rep, customer_id)
     finally:

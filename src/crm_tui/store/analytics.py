@@ -323,17 +323,27 @@ class AnalyticsOps(DealOps):
             dirty, _clean = self._tier_tokens(conn)
             self._roomy_sorts(conn)
             tiered = self._tier_select()
-            # One pass over the customers: every one whose stored tier differs from the ranking
-            # (customers without revenue have no ranking row, so a stored tier there differs).
+            # Driven from the ranking (a primary-key lookup per ranked customer), then the
+            # customers that hold a tier without revenue (an anti-join). A LEFT JOIN of every
+            # customer to the ranking would be one pass, but SQLite runs it as a nested loop.
             changes = [
                 {"cid": cid, "new_tier": tier}
                 for cid, tier in conn.execute(
-                    select(customer_t.c.id, tiered.c.tier)
-                    .select_from(customer_t.outerjoin(tiered, tiered.c.customer_id == customer_t.c.id))
+                    select(tiered.c.customer_id, tiered.c.tier)
+                    .select_from(tiered.join(customer_t, customer_t.c.id == tiered.c.customer_id))
                     .where(customer_t.c.tier.is_distinct_from(tiered.c.tier))
                     .limit(BULK_TIER_WRITE + 1)
                 )
             ]
+            if len(changes) <= BULK_TIER_WRITE:
+                changes += [
+                    {"cid": cid, "new_tier": None}
+                    for cid in conn.execute(
+                        select(customer_t.c.id)
+                        .where(customer_t.c.tier.is_not(None), ~self._has_revenue())
+                        .limit(BULK_TIER_WRITE + 1 - len(changes))
+                    ).scalars()
+                ]
         bulk = len(changes) > BULK_TIER_WRITE
         with self.write() as conn:
             if bulk:
