@@ -54,7 +54,9 @@ class SearchOps(StoreBase):
 
     def _rank(self, query: str) -> list[ColumnElement[int]]:
         """ORDER BY terms for a whole match set: exact name first, then name prefix."""
-        needle = query.strip()
+        needle = _name_needle(query)
+        if not needle:
+            return []
         return [
             case((customer_t.c.name == needle, 0), else_=1),
             case((customer_t.c.name.startswith(needle, autoescape=True), 0), else_=1),
@@ -96,7 +98,7 @@ class SearchOps(StoreBase):
         Exact and prefix matches come from the name index; the rest from the token index in id
         order, stopping after ``wanted`` — no query here sorts a whole match set.
         """
-        needle = query.strip()
+        needle = _name_needle(query)
         visible = self.scope_clause(actor, scope)
         ranked: list[int] = []
         if needle:
@@ -138,6 +140,12 @@ class SearchOps(StoreBase):
             return []
         with self.read() as conn:
             return self._ranked_ids(conn, actor, query, scope, limit)
+
+
+def _name_needle(query: str) -> str:
+    """The query as a name to rank by; empty when no stored name could hold it (NUL, controls)."""
+    needle = query.strip()
+    return needle if needle.isprintable() else ""
 
 
 def fts_query(terms: list[str]) -> str:
