@@ -47,7 +47,7 @@ class Terminal:
     def keys(self, *keys: str) -> None:
         self._tmux("send-keys", "-t", "e2e", *keys)
 
-    def wait_for(self, check: Callable[[str], bool], timeout: float = 20) -> str:
+    def wait_for(self, check: Callable[[str], bool], what: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
         text = ""
         while time.monotonic() < deadline:
@@ -55,7 +55,7 @@ class Terminal:
             if check(text):
                 return text
             time.sleep(0.1)
-        raise AssertionError(f"the screen never showed what was expected:\n{text}")
+        raise AssertionError(f"the screen never showed {what}:\n{text}")
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=20)
@@ -89,18 +89,19 @@ def terminal(crm_db: str) -> Iterator[Terminal]:
 
 
 def test_search_in_the_real_crm(terminal: Terminal):
-    screen = terminal.wait_for(lambda s: "My customers · 9 customers" in s)
+    screen = terminal.wait_for(lambda s: "My customers · 9 customers" in s, "the list")
     assert "张伟" in screen and "李娜" in screen and "单丽丽" not in screen
     terminal.keys("/")
+    terminal.wait_for(lambda s: "Clear search" in s, "the search box focused")
     terminal.keys("z", "h", "a", "n", "g", "w")
-    screen = terminal.wait_for(lambda s: "1 customer" in s and "李娜" not in s)
+    screen = terminal.wait_for(lambda s: "1 customer" in s and "李娜" not in s, "the search result")
     table_lines = [line for line in screen.splitlines() if "华为技术有限公司" in line]
     assert len(table_lines) == 1 and "张伟" in table_lines[0]
-    # Esc is sent alone: Esc followed at once by a letter reads as alt+letter in a terminal.
+    # Each Esc is sent alone and its effect awaited: Esc and a key right behind it in the
+    # terminal's buffer read as alt+key.
     terminal.keys("Escape")
-    terminal.wait_for(lambda s: "9 customers" in s)
-    time.sleep(0.3)
+    terminal.wait_for(lambda s: "9 customers" in s, "the search cleared")
     terminal.keys("Escape")
-    time.sleep(0.3)
+    terminal.wait_for(lambda s: "Clear search" not in s, "the search box left")
     terminal.keys("q")
-    terminal.wait_for(lambda s: "My customers" not in s)
+    terminal.wait_for(lambda s: "My customers" not in s, "crm closed")
