@@ -186,6 +186,9 @@ def test_recycle_soon_agrees_with_the_recycle_rule(store, admin, alice, bob, clo
     assert 0 < sum(expected.values()) < len(facts)  # the sample exercises both outcomes
     due_alice = [item for item in store.due(alice) if item.reason == "recycle"]
     assert line(board, "alice").recycle_soon == len(due_alice)
+    # A rep's own dashboard asks the same question another way (a correlated EXISTS).
+    assert line(store.dashboard(alice), "alice").recycle_soon == expected["alice"]
+    assert line(store.dashboard(bob), "bob").recycle_soon == expected["bob"]
 
 
 def test_recycle_soon_follows_changed_rules(store, admin, alice, clock):

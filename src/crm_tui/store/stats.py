@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, literal, or_, select
+from sqlalchemy import Connection, and_, case, exists, func, literal, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from . import analytics
@@ -310,7 +310,8 @@ class StatsOps(StoreBase):
                 customer_t.c.tier,
                 func.count().label("owned"),
                 func.sum(case((customer_t.c.next_follow_up_at < today, 1), else_=0)).label("overdue"),
-                func.sum(case((self._recycles_by(horizon, rules), 1), else_=0)).label("recycle_soon"),
+                func.sum(case((self._recycles_by(horizon, rules, whole_book=_team_or_more(actor)), 1),
+                              else_=0)).label("recycle_soon"),
             )
             .where(*self._owned_by(actor, rep_ids))
             .group_by(customer_t.c.owner_id, customer_t.c.tier)
@@ -327,18 +328,25 @@ class StatsOps(StoreBase):
         return tiers
 
     @staticmethod
-    def _recycles_by(horizon: datetime, rules: dict[str, Any]) -> ColumnElement[bool]:
+    def _recycles_by(
+        horizon: datetime, rules: dict[str, Any], *, whole_book: bool = True
+    ) -> ColumnElement[bool]:
         """True for an owned customer that ``deadlines.recycle_deadline`` sends back to the open
         sea at or before ``horizon`` (the same rule, written as SQL; ``tests/test_stats.py``
         checks the two agree).
 
-        "Has a won deal" is ``id IN (customers with a won deal)``, a subquery without
-        correlation: both databases build it once (SQLite an ephemeral index, PostgreSQL a
-        hashed subplan) instead of probing the deals once per customer, and it is tested last,
-        only for customers whose dates already qualify."""
+        "Has a won deal" is tested last, only for customers whose dates already qualify. Over
+        a team or the whole book (``whole_book``) it is ``id IN (customers with a won deal)``,
+        a subquery without correlation that both databases build once (SQLite an ephemeral
+        index, PostgreSQL a hashed subplan); for one rep or a team, a correlated EXISTS probes
+        the deals of those few customers only."""
         claimed, last = customer_t.c.claimed_at, customer_t.c.last_follow_up_at
-        won_customers = select(deal_t.c.customer_id).where(deal_t.c.stage == "won")
-        no_won = customer_t.c.id.not_in(won_customers)
+        if whole_book:
+            no_won = customer_t.c.id.not_in(
+                select(deal_t.c.customer_id).where(deal_t.c.stage == "won"))
+        else:
+            no_won = ~exists().where(deal_t.c.customer_id == customer_t.c.id,
+                                     deal_t.c.stage == "won")
         exempt_won = bool(rules["recycle_exempt_won"])
         fired: list[ColumnElement[bool]] = []
         after = int(rules["recycle_after_days"])
@@ -439,24 +447,39 @@ class StatsOps(StoreBase):
         now = self.clock.now()
         recent_cut = now - timedelta(days=analytics.RECENT_DAYS)
         lapsed_cut = now - timedelta(days=getattr(analytics, "LAPSED_DAYS", 365))
-        per_customer = (
-            select(
-                deal_t.c.customer_id,
-                func.count().label("n"),
-                func.max(deal_t.c.closed_at).label("last_won"),
+        if _team_or_more(actor):
+            # A team or the whole book: sum the won deals per customer from ix_deal_stage_stats first,
+            # then look up each such customer's owner and tier.
+            per_customer = (
+                select(
+                    deal_t.c.customer_id,
+                    func.count().label("n"),
+                    func.max(deal_t.c.closed_at).label("last_won"),
+                )
+                .where(deal_t.c.stage == "won")
+                .group_by(deal_t.c.customer_id)
+                .subquery()
             )
-            .where(deal_t.c.stage == "won")
-            .group_by(deal_t.c.customer_id)
-            .subquery()
-        )
-        # The won deals are summed per customer from ix_deal_stage_stats first; only then is
-        # each such customer's owner and tier looked up.
-        won = (
-            select(per_customer.c.n, per_customer.c.last_won, customer_t.c.tier)
-            .select_from(per_customer.join(customer_t, customer_t.c.id == per_customer.c.customer_id))
-            .where(*self._owned_by(actor, rep_ids))
-            .subquery()
-        )
+            won = (
+                select(per_customer.c.n, per_customer.c.last_won, customer_t.c.tier)
+                .select_from(per_customer.join(
+                    customer_t, customer_t.c.id == per_customer.c.customer_id))
+                .where(*self._owned_by(actor, rep_ids))
+                .subquery()
+            )
+        else:
+            # One rep or a team: start from their customers and probe their deals.
+            won = (
+                select(
+                    func.count().label("n"),
+                    func.max(deal_t.c.closed_at).label("last_won"),
+                    customer_t.c.tier,
+                )
+                .select_from(customer_t.join(deal_t, deal_t.c.customer_id == customer_t.c.id))
+                .where(deal_t.c.stage == "won", *self._owned_by(actor, rep_ids))
+                .group_by(customer_t.c.id, customer_t.c.tier)
+                .subquery()
+            )
         count = case((won.c.n >= RFM_COUNT_CAP, RFM_COUNT_CAP), else_=won.c.n).label("n")
         recency = case(
             (won.c.last_won.is_(None), 0),
@@ -509,6 +532,12 @@ class StatsOps(StoreBase):
         return PoolStats(size, [
             PoolWeek(week, inflow[index], outflow[index]) for index, week in enumerate(weeks)
         ])
+
+
+def _team_or_more(actor: Actor) -> bool:
+    """Whether the dashboard covers a team or everyone (set-based queries pay off) rather than
+    one rep's book (probing that rep's few customers is cheaper)."""
+    return actor.is_admin or (actor.role == "manager" and bool(actor.team))
 
 
 def _decimal(value: Any) -> Decimal:
