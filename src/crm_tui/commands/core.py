@@ -39,6 +39,9 @@ def customer_table(customers: list[Any], title: str | None = None) -> Any:
 def init(
     ctx: typer.Context,
     demo: int = typer.Option(0, "--demo", min=0, help=_("Add N realistic demo customers.")),
+    group: str | None = typer.Option(
+        None, "--group", help=_("SQLite: share the database with this Unix group (its own directory).")
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Create or upgrade the database, make the caller admin, optionally add demo data."""
@@ -49,6 +52,11 @@ def init(
 
         url = context.url
         login = os_login()
+        share = None
+        if group:
+            from crm_tui.store.sqlite_shared import prepare_group_share
+
+            share = prepare_group_share(url, group)
         if demo and not json_out:
             from crm_tui.progress import progress_bar
 
@@ -57,14 +65,19 @@ def init(
                                         prefer_database_role=True)
         else:
             result = initialise(url, login, os_full_name(), demo=demo, prefer_database_role=True)
+        if share is not None:
+            share.apply()
         if json_out:
-            emit_json(result.as_dict())
+            emit_json(dict(result.as_dict(), group=group) if group else result.as_dict())
             return
         typer.echo(_("Database {db} is at schema {rev}.").format(db=result.database, rev=result.revision))
         if result.admin_created:
             typer.echo(_("{login} is its first admin.").format(login=result.admin_created))
         if demo:
             typer.echo(_("Added {n} demo customers.").format(n=demo))
+        if share is not None:
+            typer.echo(_("Shared with the Unix group {group}: {dir} is mode 2770, the files 0660.")
+                       .format(group=group, dir=share.directory))
 
     run(ctx, action)
 
@@ -280,6 +293,8 @@ def reps_add(
 
     def action(context: Context) -> None:
         rep = context.store.add_rep(context.actor, login, name, role=role, team=team)
+        for note in context.store.security_notes:  # PostgreSQL login roles not provisioned
+            typer.echo(f"crm: note: {note}", err=True)
         if json_out:
             emit_json(rep.as_dict())
         else:

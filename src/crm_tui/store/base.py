@@ -398,6 +398,37 @@ class StoreBase:
     def after_init(self) -> None:
         """Backend set-up after migrations in ``crm init`` (PostgreSQL roles and policies)."""
 
+    # --- reading past row-level security (``security.SecurityOps`` overrides these) -----------
+
+    def rls_applies(self, conn: Connection) -> bool:
+        """Whether PostgreSQL row-level security filters this connection's rows (a rep's role).
+
+        False on SQLite and for roles that bypass it (superuser, table owner, BYPASSRLS).
+        """
+        return False
+
+    def customer_owner(self, conn: Connection, customer_id: int) -> Any | None:
+        """Owner of any customer, visible to the actor or not: a row (owner_id, owner_login,
+        owner_name), all None in the open sea; None when there is no such customer.
+
+        Only for messages such as "already claimed by X"; never a way to the customer's details.
+        """
+        return conn.execute(
+            select(customer_t.c.owner_id, owner_rep.c.login.label("owner_login"),
+                   owner_rep.c.name.label("owner_name"))
+            .select_from(customer_t.outerjoin(owner_rep, owner_rep.c.id == customer_t.c.owner_id))
+            .where(customer_t.c.id == customer_id)
+        ).first()
+
+    def duplicate_candidates(
+        self, conn: Connection, name_key: str, phone: str | None, email: str | None,
+        exclude_id: int | None,
+    ) -> Sequence[Any]:
+        """Rows (id, owner_id, phone, email, login, name) of any rep's customers with this name
+        key, phone or email, read past row-level security; phone/email hold the given value where
+        it matched, else None. Only the PostgreSQL set-up of ``security.py`` provides it."""
+        raise NotImplementedError
+
     def _lock_rep(self, conn: Connection, rep_id: int) -> None:
         """Serialise one rep's claims/adds so the cap and daily limit checks are race-free.
 

@@ -93,8 +93,16 @@ class CustomerOps(StoreBase):
         )
         if exclude_id is not None:
             query = query.where(customer_t.c.id != exclude_id)
+        if self.rls_applies(conn):
+            # A rep's role on PostgreSQL sees no other rep's rows: ask the SECURITY DEFINER
+            # function of security.py, which names owners and nothing else.
+            rows: Any = self.duplicate_candidates(
+                conn, validate.name_key(data.name), data.phone, data.email, exclude_id
+            )
+        else:
+            rows = conn.execute(query)
         matches = []
-        for row in conn.execute(query):
+        for row in rows:
             if data.phone and row.phone == data.phone:
                 on = "phone"
             elif data.email and row.email == data.email:

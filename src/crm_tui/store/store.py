@@ -5,14 +5,15 @@ from __future__ import annotations
 from .customers import CustomerOps
 from .exporting import ExportOps
 from .importing import ImportOps
+from .listing import ListingOps
 from .portrait import PortraitOps
 from .reps import RepOps
 from .sea import SeaOps
+from .security import SecurityOps
 from .stats import StatsOps
-from .listing import ListingOps
 
 
-class Store(PortraitOps, ListingOps, CustomerOps, SeaOps, RepOps, StatsOps, ImportOps, ExportOps):
+class Store(PortraitOps, ListingOps, CustomerOps, SeaOps, SecurityOps, RepOps, ImportOps, ExportOps, StatsOps):
     """One database, every rule. Methods take the acting rep explicitly (``actor=``)."""
 
 
