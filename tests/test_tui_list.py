@@ -352,3 +352,22 @@ async def test_recycle_runs_at_start_off_the_event_loop(book, monkeypatch):
         await settle(pilot)
         assert len(calls) == 1
         assert calls[0] != threading.main_thread().name
+
+
+@pilot_test
+async def test_palette_opens_the_import_screen(book):
+    from crm_tui.screens.import_screen import ImportScreen
+
+    app = app_for(book)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"import")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ImportScreen)
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ImportScreen)

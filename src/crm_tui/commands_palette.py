@@ -66,11 +66,17 @@ class ViewCommands(Provider):
             ("open_sea", _("view: Open sea"), _("Customers without an owner (3)")),
             ("dashboard", _("view: Dashboard"), _("The team at a glance (4)")),
             ("help", _("view: Keys"), _("Every key (?)")),
+            ("import", _("data: Import…"), _("Customers from a CSV or XLSX file")),
         ]
 
     def _command(self, mode: str) -> None:
         if mode == "help":
             self.app.action_help()  # type: ignore[attr-defined]
+        elif mode == "import":
+            from crm_tui.screens.import_screen import ImportScreen
+
+            crm = self.app
+            self.app.push_screen(ImportScreen(crm.store, crm.me, path=""))  # type: ignore[attr-defined]
         else:
             self.app.switch_mode(mode)
 
