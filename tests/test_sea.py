@@ -75,6 +75,14 @@ def test_claim_returns_what_a_fresh_read_shows(store, admin, alice):
     claimed = store.claim(acme.id, alice)
     assert claimed == store.get_customer(acme.id, alice)
     assert claimed.tags == ["vip", "华东"] and claimed.owner_name == "Alice Wang"
+    with store.read() as conn:
+        audited = conn.execute(
+            select(audit_t.c.actor_id, audit_t.c.action, audit_t.c.field, audit_t.c.old,
+                   audit_t.c.new, audit_t.c.at)
+            .where(audit_t.c.entity == "customer", audit_t.c.entity_id == acme.id,
+                   audit_t.c.action == "claim")
+        ).all()
+    assert [tuple(a) for a in audited] == [(alice.id, "claim", "owner", None, "alice", claimed.claimed_at)]
 
 
 def test_claim_accepts_actor_first_too(store, alice, pool_customer):
