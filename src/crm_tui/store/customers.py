@@ -399,6 +399,8 @@ class CustomerOps(StoreBase):
     def resolve_customer(self, actor: Actor, ref: str | int) -> int:
         """A customer id from an id or a name matching exactly one visible customer."""
         text_ref = str(ref).strip()
+        if any("\ud800" <= ch <= "\udfff" for ch in text_ref):
+            raise NotFound("No customer you may see has a name with bytes that are not UTF-8.")
         if text_ref.lstrip("#").isdigit():
             customer_id = int(text_ref.lstrip("#"))
             with self.read() as conn:

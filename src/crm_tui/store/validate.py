@@ -37,6 +37,9 @@ LIMITS = {
 # C0/C1 controls other than tab and newline never belong in stored text; ESC in particular
 # would let a name drive the terminal. They are rejected, not silently stripped.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bytes that were not UTF-8 reach Python as lone surrogates (surrogateescape); no database
+# can store them, so they are refused like control characters.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def text(field: str, value: object, *, required: bool = False, limit: int | None = None,
@@ -55,6 +58,8 @@ def text(field: str, value: object, *, required: bool = False, limit: int | None
         return None
     if not multiline and ("\n" in cleaned or "\r" in cleaned):
         cleaned = " ".join(cleaned.split())
+    if _SURROGATE.search(cleaned):
+        raise ValidationError(field, "is not valid text (bytes that are not UTF-8)")
     bad = _CONTROL.search(cleaned)
     if bad:
         raise ValidationError(field, f"contains the control character U+{ord(bad.group()):04X}")
