@@ -109,6 +109,9 @@ class RulesScreen(ModalScreen[bool]):
                 yield Button(_("Close"), id="rules-close")
 
     def on_mount(self) -> None:
+        for field in self.query(Input):
+            # Off in snapshot tests, so the picture does not depend on when it is taken.
+            field.cursor_blink = getattr(self.app, "cursor_blink", True)
         note = self.query_one("#rules-note", Static)
         if self.may_change:
             note.update(Text(_("Change a value and press ctrl+s. Every value is checked before "
