@@ -57,3 +57,36 @@ def test_older_database_says_upgrade_and_is_left_alone(sqlite_url):
 def test_sqlite_database_is_in_wal_mode(sqlite_url):
     with sqlite3.connect(sqlite_url) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def _shape(metadata) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    shape: dict[str, object] = {}
+    for name, table in metadata.tables.items():
+        columns = [
+            (c.name, str(c.type), c.nullable, c.primary_key, bool(c.unique),
+             str(c.server_default.arg) if c.server_default is not None else None,
+             sorted((fk.target_fullname, fk.ondelete) for fk in c.foreign_keys))
+            for c in table.columns
+        ]
+        indexes = sorted((i.name, tuple(c.name for c in i.columns), bool(i.unique)) for i in table.indexes)
+        shape[name] = (columns, indexes)
+    return shape
+
+
+def test_core_tables_mirror_the_sqlmodel_models():
+    """The store queries Core tables (fast to import); they must be the models' exact twin."""
+    from crm_tui.store import models, tables
+
+    assert _shape(tables.metadata) == _shape(models.metadata)
+
+
+def test_opening_a_store_imports_no_orm():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, crm_tui.store;"
+        "print(sorted(m for m in ('sqlmodel', 'pydantic', 'sqlalchemy.orm') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -39,7 +39,7 @@ class FilterScreen(ModalScreen[dict[str, Any] | None]):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        from crm_tui.store.models import STATUSES, TIERS
+        from crm_tui.store.domain import STATUSES, TIERS
 
         with Vertical():
             with Grid():

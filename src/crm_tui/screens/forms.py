@@ -287,7 +287,7 @@ class EditCustomerScreen(FormDialog):
 
     def field_widget(self, key: str) -> Widget:
         if key == "status":
-            from crm_tui.store.models import STATUSES
+            from crm_tui.store.domain import STATUSES
 
             return Select([(_(s), s) for s in STATUSES], value=self.initial.get("status") or "lead",
                           allow_blank=False, id="field-status")
@@ -412,7 +412,7 @@ class FollowUpFormScreen(FormDialog):
 
     def field_widget(self, key: str) -> Widget:
         if key == "channel":
-            from crm_tui.store.models import CHANNELS
+            from crm_tui.store.domain import CHANNELS
 
             return Select([(_(c), c) for c in CHANNELS], value="call", allow_blank=False,
                           id="field-channel")
@@ -467,7 +467,7 @@ class DealFormScreen(FormDialog):
 
     def field_widget(self, key: str) -> Widget:
         if key == "stage":
-            from crm_tui.store.models import STAGE_PROBABILITY, STAGES
+            from crm_tui.store.domain import STAGE_PROBABILITY, STAGES
 
             options = [
                 (f"{_(s)} ({int(STAGE_PROBABILITY[s] * 100)} %)" if s not in ("won", "lost") else _(s), s)
@@ -503,7 +503,7 @@ class MoveStageScreen(FormDialog):
                        for d in self.deals]
             first = next((d.id for d in self.deals if d.stage not in ("won", "lost")), self.deals[0].id)
             return Select(options, value=first, allow_blank=False, id="field-deal")
-        from crm_tui.store.models import STAGES
+        from crm_tui.store.domain import STAGES
 
         return Select([(_(s), s) for s in STAGES], value="won", allow_blank=False, id="field-stage")
 

@@ -40,10 +40,9 @@ from sqlalchemy import Connection, and_, bindparam, case, exists, func, select, 
 
 from .base import customer_select, customer_t, setting_t
 from .deals import DealOps, deal_t
-from .models import OPEN_STAGES, STAGE_PROBABILITY, Contact
+from .domain import OPEN_STAGES, STAGE_PROBABILITY
 from .records import Actor, Record, Value
-
-contact_t = Contact.__table__  # type: ignore[attr-defined]
+from .tables import contact as contact_t
 
 TIER_A_SHARE = Decimal("0.80")
 TIER_B_SHARE = Decimal("0.95")

@@ -25,27 +25,24 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
 from . import rules as rules_mod
 from .clock import Clock
 from .engine import WRITE_OPTION, describe_url, make_engine
 from .errors import DatabaseUnavailable, NotFound, SchemaOutOfDate, UnknownRep
-from .models import AuditEvent, Customer, CustomerTag, OwnershipEvent, Rep, Setting, Tag
 from .records import Actor, CustomerRecord
 from .schema_version import SCHEMA_HEAD
+from .tables import audit_event as audit_t
+from .tables import customer as customer_t
+from .tables import customer_tag as customer_tag_t
+from .tables import ownership_event as ownership_t
+from .tables import rep as rep_t
+from .tables import setting as setting_t
+from .tables import tag as tag_t
 
-customer_t = Customer.__table__  # type: ignore[attr-defined]
-rep_t = Rep.__table__  # type: ignore[attr-defined]
-setting_t = Setting.__table__  # type: ignore[attr-defined]
-tag_t = Tag.__table__  # type: ignore[attr-defined]
-customer_tag_t = CustomerTag.__table__  # type: ignore[attr-defined]
-ownership_t = OwnershipEvent.__table__  # type: ignore[attr-defined]
-audit_t = AuditEvent.__table__  # type: ignore[attr-defined]
-
-owner_rep = aliased(rep_t, name="owner_rep")
-released_rep = aliased(rep_t, name="released_rep")
+owner_rep = rep_t.alias("owner_rep")
+released_rep = rep_t.alias("released_rep")
 
 CUSTOMER_COLUMNS = [
     customer_t.c.id,

@@ -10,11 +10,9 @@ from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from . import validate
 from .base import StoreBase, customer_select, customer_t, customer_tag_t, rep_t, tag_t
 from .errors import AlreadyExists, Conflict, NotFound, PermissionDenied, UsageError
-from .models import Contact
 from .records import Actor, ContactRecord, CustomerRecord
 from .search_tokens import customer_tokens
-
-contact_t = Contact.__table__  # type: ignore[attr-defined]
+from .tables import contact as contact_t
 
 EDITABLE_FIELDS = (
     "name", "kind", "company", "industry", "region", "address", "phone", "email",

@@ -9,11 +9,10 @@ from sqlalchemy import Connection, insert, select, update
 
 from . import validate
 from .base import StoreBase, customer_t, rep_t
+from .domain import OPEN_STAGES, STAGE_PROBABILITY
 from .errors import NotFound, PermissionDenied
-from .models import OPEN_STAGES, STAGE_PROBABILITY, Deal
 from .records import Actor, DealRecord
-
-deal_t = Deal.__table__  # type: ignore[attr-defined]
+from .tables import deal as deal_t
 
 
 class DealOps(StoreBase):

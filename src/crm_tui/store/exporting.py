@@ -32,10 +32,8 @@ from sqlalchemy import func, select, true
 from .base import StoreBase, customer_select, customer_t
 from .errors import UsageError
 from .importing import EXPORT_COLUMNS, REJECTED_REASON, REJECTED_ROW, header_key
-from .models import Contact
 from .records import Actor, CustomerRecord, jsonable
-
-contact_t = Contact.__table__  # type: ignore[attr-defined]
+from .tables import contact as contact_t
 
 FORMATS = ("csv", "xlsx", "json")
 PAGE_SIZE = 1000

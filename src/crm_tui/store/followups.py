@@ -11,11 +11,9 @@ from . import validate
 from .base import StoreBase, customer_t, rep_t
 from .deadlines import recycle_deadline
 from .errors import PermissionDenied, ValidationError
-from .models import Deal, FollowUp
 from .records import Actor, DueItem, FollowUpRecord
-
-follow_up_t = FollowUp.__table__  # type: ignore[attr-defined]
-deal_t = Deal.__table__  # type: ignore[attr-defined]
+from .tables import deal as deal_t
+from .tables import follow_up as follow_up_t
 
 
 class FollowUpOps(StoreBase):

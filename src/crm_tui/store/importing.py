@@ -68,12 +68,10 @@ from sqlalchemy import (
 from . import search_sql, validate
 from .base import StoreBase, audit_t, customer_t, customer_tag_t, ownership_t, rep_t, tag_t
 from .errors import CrmError, UsageError, ValidationError
-from .models import Contact
 from .records import Actor
 from .search_tokens import customer_tokens
+from .tables import contact as contact_t
 from .tabular import FileProblem, Table, open_table
-
-contact_t = Contact.__table__  # type: ignore[attr-defined]
 
 BATCH_SIZE = 2000
 _FTS_INSERT_TRIGGER = "customer_fts_ai"

@@ -1,6 +1,7 @@
 """The SQLModel tables of DESIGN §3.
 
-Timestamps are aware UTC (SQLModel's UTCDateTime); calendar dates (next follow-up, expected close) are plain dates in
+The store's queries run on the Core twin of these tables in ``tables.py`` (fast to import);
+a test keeps the two identical. Timestamps are aware UTC (SQLModel's UTCDateTime); calendar dates (next follow-up, expected close) are plain dates in
 the team's local calendar. Every table here is created by the Alembic migrations in
 ``crm_tui/store/migrations``; ``tests/test_migrations.py`` runs ``alembic check`` so the two
 never drift apart.
@@ -15,32 +16,23 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Integer, MetaData, Numeric, String, Text
 from sqlmodel import Field, SQLModel
 
+from .tables import NAMING_CONVENTION
+
 # Constraint names must be stable for Alembic's batch mode on SQLite.
-SQLModel.metadata.naming_convention = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
-ROLES = ("rep", "manager", "admin")
-CUSTOMER_KINDS = ("company", "person")
-STATUSES = ("lead", "intent", "deal", "lost")
-TIERS = ("A", "B", "C")
-CHANNELS = ("call", "visit", "wechat", "email", "meeting", "other")
-STAGES = ("prospecting", "qualified", "proposal", "negotiation", "won", "lost")
-OPEN_STAGES = ("prospecting", "qualified", "proposal", "negotiation")
-STAGE_PROBABILITY = {
-    "prospecting": Decimal("0.10"),
-    "qualified": Decimal("0.25"),
-    "proposal": Decimal("0.50"),
-    "negotiation": Decimal("0.75"),
-    "won": Decimal("1"),
-    "lost": Decimal("0"),
-}
-OWNERSHIP_KINDS = ("created", "claimed", "released", "recycled", "transferred", "assigned")
+from .domain import (  # noqa: E402,F401 - the vocabularies, re-exported for readers of the schema
+    CHANNELS,
+    CUSTOMER_KINDS,
+    OPEN_STAGES,
+    OWNERSHIP_KINDS,
+    ROLES,
+    STAGE_PROBABILITY,
+    STAGES,
+    STATUSES,
+    TIERS,
+)
 
 
 class Rep(SQLModel, table=True):

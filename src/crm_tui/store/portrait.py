@@ -5,17 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.orm import aliased
 
 from .analytics import AnalyticsOps
 from .base import audit_t, ownership_t, rep_t
 from .deadlines import recycle_deadline
 from .deals import DealOps, deal_t
 from .followups import FollowUpOps, follow_up_t
-from .models import Contact
 from .records import Actor, AuditRecord, ContactRecord, FollowUpRecord, OwnershipRecord, Portrait
-
-contact_t = Contact.__table__  # type: ignore[attr-defined]
+from .tables import contact as contact_t
 
 
 @dataclass
@@ -86,7 +83,7 @@ class PortraitOps(AnalyticsOps, DealOps, FollowUpOps):
                 .order_by(deal_t.c.created_at.desc(), deal_t.c.id.desc())
             )
         ]
-        actor_rep, from_rep, to_rep = (aliased(rep_t) for _ in range(3))
+        actor_rep, from_rep, to_rep = (rep_t.alias(name) for name in ("actor_rep", "from_rep", "to_rep"))
         ownership = [
             OwnershipRecord(o.id, o.customer_id, o.kind, o.actor_login, o.from_login,
                             o.to_login, o.reason, o.at)

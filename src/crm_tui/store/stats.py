@@ -26,11 +26,10 @@ from sqlalchemy.sql import ColumnElement
 
 from . import analytics
 from .base import StoreBase, customer_select, customer_t, ownership_t, rep_t
-from .models import OPEN_STAGES, STAGE_PROBABILITY, STAGES, TIERS, Deal, FollowUp
+from .domain import OPEN_STAGES, STAGE_PROBABILITY, STAGES, TIERS
 from .records import Actor, Record
-
-deal_t = Deal.__table__  # type: ignore[attr-defined]
-follow_up_t = FollowUp.__table__  # type: ignore[attr-defined]
+from .tables import deal as deal_t
+from .tables import follow_up as follow_up_t
 
 POOL_WEEKS = 8
 """Weeks of open-sea inflow and outflow the dashboard shows (the current week last)."""

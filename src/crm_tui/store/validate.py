@@ -12,8 +12,8 @@ import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from .domain import CHANNELS, CUSTOMER_KINDS, ROLES, STAGES, STATUSES, TIERS
 from .errors import ValidationError
-from .models import CHANNELS, CUSTOMER_KINDS, ROLES, STAGES, STATUSES, TIERS
 
 LIMITS = {
     "name": 200,
