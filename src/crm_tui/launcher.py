@@ -1,0 +1,55 @@
+"""The ``crm`` console script: bare ``crm`` opens the TUI without loading the Typer CLI.
+
+Typer and the command modules cost about a tenth of a second that the TUI's first frame should
+not pay (DESIGN §9); anything beyond the global options goes to ``crm_tui.cli``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def tui_options(args: list[str]) -> tuple[str | None, str | None] | None:
+    """``(db, as_login)`` when ``args`` hold only the global options, else None."""
+    values: dict[str, str | None] = {"--db": None, "--as": None}
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        name, sep, value = arg.partition("=")
+        if name not in values:
+            return None
+        if not sep:
+            index += 1
+            if index >= len(args):
+                return None
+            value = args[index]
+        values[name] = value
+        index += 1
+    return values["--db"], values["--as"]
+
+
+def main() -> None:
+    options = tui_options(sys.argv[1:])
+    if options is None:
+        from crm_tui.cli import main as cli_main
+
+        cli_main()
+        return
+    db, as_login = options
+    from crm_tui.config import resolve_database
+    from crm_tui.tui_launch import launch
+
+    try:
+        launch(resolve_database(db), as_login)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the contract: one sentence, never a traceback
+        # Imported only now: importing the store package up front would load SQLAlchemy
+        # before the first frame.
+        from crm_tui.store.errors import CrmError
+
+        if isinstance(exc, CrmError):
+            print(f"crm: {exc}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        print(f"crm: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)
