@@ -87,6 +87,38 @@ def recycle_worker(barrier: Any, url: str) -> dict[str, Any]:
         store.close()
 
 
+def transfer_worker(barrier: Any, url: str, login: str, from_login: str, to_login: str) -> dict[str, Any]:
+    store, actor = _open(url, login)
+    barrier.wait(BARRIER_TIMEOUT)
+    try:
+        moved = store.transfer(actor, from_login, to_login, all_customers=True).customers
+        return {"moved": moved, "errors": []}
+    except Exception as exc:  # noqa: BLE001
+        return {"moved": [], "errors": [f"{type(exc).__name__}: {exc}"]}
+    finally:
+        store.close()
+
+
+def release_worker(barrier: Any, url: str, login: str, customer_ids: list[int]) -> dict[str, Any]:
+    from crm_tui.store import RuleRefused
+
+    store, actor = _open(url, login)
+    moved: list[int] = []
+    errors: list[str] = []
+    barrier.wait(BARRIER_TIMEOUT)
+    for customer_id in customer_ids:
+        try:
+            store.release(customer_id, actor, "no intent")
+            moved.append(customer_id)
+        except RuleRefused as exc:
+            if exc.rule != "open_sea":  # recycled first: fine
+                errors.append(str(exc))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{type(exc).__name__}: {exc}")
+    store.close()
+    return {"moved": moved, "errors": errors}
+
+
 def mixed_writer(barrier: Any, url: str, login: str, pool_ids: list[int], rounds: int,
                  seed: int) -> dict[str, Any]:
     """A rep's busy morning: claim, log, release, add, over and over, as fast as it can."""
@@ -283,6 +315,43 @@ def test_concurrent_recycles_move_each_customer_once(processes, store, db_url, m
         ).scalars().all()
     assert sorted(recycled) == ids
     assert store.recycle(None) == []
+
+
+def test_recycle_transfer_and_release_of_the_same_customers_at_once(
+    processes, store, db_url, admin, make_rep
+):
+    """Recycling while a manager transfers one rep's book and releases another's: no deadlock,
+    no error, and every customer ends where its last ownership event says, moved once."""
+    manager = make_rep("mia", role="manager", team="east")
+    alice, bob = make_rep("alice", team="east"), make_rep("bob", team="east")
+    make_rep("carol", team="east")
+    ids = add_pool_customers(store, 600)
+    long_ago = Clock().now() - timedelta(days=400)
+    alices, bobs = ids[:300], ids[300:]
+    with store.engine.begin() as conn:
+        for owner, chunk in ((alice, alices), (bob, bobs)):
+            conn.execute(update(customer_t).where(customer_t.c.id.in_(chunk)).values(
+                owner_id=owner.id, claimed_at=long_ago, pool_entered_at=None))
+    jobs: list[tuple[Any, ...]] = [(recycle_worker, (db_url,)), (recycle_worker, (db_url,)),
+                                   (transfer_worker, (db_url, "mia", "alice", "carol")),
+                                   (release_worker, (db_url, "mia", bobs[::-1]))]
+    pool, manager_process = processes
+    barrier = manager_process.Barrier(len(jobs))
+    pending = [pool.apply_async(function, (barrier, *args)) for function, args in jobs]
+    results = [job.get(timeout=600) for job in pending]
+    assert [r["errors"] for r in results] == [[]] * len(jobs)
+    moved = Counter(cid for r in results for cid in r["moved"])
+    assert sorted(moved) == ids and set(moved.values()) == {1}
+    with store.read() as conn:
+        last_event = {}
+        for row in conn.execute(select(ownership_t.c.customer_id, ownership_t.c.kind,
+                                       ownership_t.c.to_rep_id).order_by(ownership_t.c.id)):
+            last_event[row.customer_id] = (row.kind, row.to_rep_id)
+    final = owners(store, ids)
+    assert {cid: last_event[cid][1] for cid in ids} == final
+    assert all(last_event[cid][0] in ("recycled", "transferred") for cid in alices)
+    assert all(last_event[cid][0] in ("recycled", "released") for cid in bobs)
+    assert manager.id  # the manager acted for both moves
 
 
 def test_eight_writer_processes_never_see_database_is_locked(processes, store, db_url, reps, admin):

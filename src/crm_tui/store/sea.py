@@ -63,12 +63,11 @@ from .base import (
     tag_t,
 )
 from .deadlines import RecycleDeadline, recycle_deadline
+from .domain import OPEN_STAGES
 from .engine import WRITE_OPTION
 from .errors import NotFound, PermissionDenied, RuleRefused, UsageError
-from .models import OPEN_STAGES, Deal
 from .records import Actor, CustomerRecord, Record
-
-deal_t = Deal.__table__  # type: ignore[attr-defined]
+from .tables import deal as deal_t
 
 RECYCLE_BATCH = 500
 """Customers examined (and moved) per write transaction when recycling."""
@@ -163,6 +162,20 @@ def _local_day(moment: datetime) -> str:
     return moment.astimezone().date().isoformat()
 
 
+def _locked_in_id_order(*conditions: Any, skip_locked: bool = False) -> Any:
+    """``customer.id IN (SELECT id … ORDER BY id FOR NO KEY UPDATE)`` for a multi-row move.
+
+    PostgreSQL then locks the rows in id order, so two moves of overlapping customers (a
+    transfer and a deactivation, say) wait for each other instead of deadlocking; recycling
+    passes ``skip_locked`` and leaves a customer someone is busy with to its next run. SQLite
+    (which serialises writers anyway) ignores the locking clause.
+    """
+    return customer_t.c.id.in_(
+        select(customer_t.c.id).where(*conditions).order_by(customer_t.c.id)
+        .with_for_update(key_share=True, skip_locked=skip_locked)
+    )
+
+
 # --- the claim's statements, built once: a claim is the hot path (bench/bench_claims.py) -----
 
 _CLAIM = (
@@ -212,29 +225,44 @@ def _claim_in_one_statement() -> Select[Any]:
 
 
 _CLAIM_PG = _claim_in_one_statement()
-_CLAIMER_PG = (
-    select(rep_t.c.active,
-           select(func.json_object_agg(setting_t.c.key, setting_t.c.value))
-           .scalar_subquery().label("settings"))
-    .where(rep_t.c.id == bindparam("me"))
-    .with_for_update(of=rep_t)
-)
-"""PostgreSQL: lock the claimer's row (``_lock_rep``) and read the rules in one round trip."""
+_LOCK_REP = select(rep_t.c.id).where(rep_t.c.id == bindparam("rep")).with_for_update(key_share=True)
 
 
-@lru_cache(maxsize=8)
-def _claim_facts_statement(cap: bool, daily_limit: bool, cooldown: bool) -> Select[Any]:
-    """The customer's owner and, as the rules in force need them, the claimer's counts."""
-    me = bindparam("me")
-    mine = customer_t.alias("mine")
+def _claimer_statement(postgresql: bool) -> Select[Any]:
+    """A claim's first read: the claimer's row (locked on PostgreSQL), whether the customer is
+    there to see and whose it is, when this rep last let it go, and (PostgreSQL) the rules."""
+    me, cid = bindparam("me"), bindparam("cid")
+    target = customer_t.alias("target")
     columns: list[Any] = [
-        customer_t.c.owner_id, owner_rep.c.login.label("owner_login"),
-        owner_rep.c.name.label("owner_name"),
-        select(rep_t.c.active).where(rep_t.c.id == me).scalar_subquery().label("active"),
+        rep_t.c.active,
+        select(func.count()).select_from(target).where(target.c.id == cid)
+        .scalar_subquery().label("seen"),
+        select(target.c.owner_id).where(target.c.id == cid).scalar_subquery().label("owner_id"),
+        select(func.max(ownership_t.c.at))
+        .where(ownership_t.c.customer_id == cid, ownership_t.c.from_rep_id == me,
+               ownership_t.c.kind.in_(("released", "recycled")))
+        .scalar_subquery().label("let_go_at"),
     ]
+    if postgresql:
+        columns.append(
+            select(func.json_object_agg(setting_t.c.key, setting_t.c.value))
+            .scalar_subquery().label("settings")
+        )
+    statement = select(*columns).where(rep_t.c.id == me)
+    return statement.with_for_update(of=rep_t, key_share=True) if postgresql else statement
+
+
+_CLAIMER = {True: _claimer_statement(True), False: _claimer_statement(False)}
+
+
+@lru_cache(maxsize=4)
+def _claimer_counts(cap: bool, daily_limit: bool) -> Select[Any]:
+    """How many customers the claimer owns and has claimed today (as the rules need them)."""
+    me = bindparam("me")
+    columns: list[Any] = []
     if cap:
         columns.append(
-            select(func.count()).select_from(mine).where(mine.c.owner_id == me)
+            select(func.count()).select_from(customer_t).where(customer_t.c.owner_id == me)
             .scalar_subquery().label("owned")
         )
     if daily_limit:
@@ -244,19 +272,7 @@ def _claim_facts_statement(cap: bool, daily_limit: bool, cooldown: bool) -> Sele
                    ownership_t.c.at >= bindparam("day_start"))
             .scalar_subquery().label("claimed_today")
         )
-    if cooldown:
-        columns.append(
-            select(func.max(ownership_t.c.at))
-            .where(ownership_t.c.customer_id == bindparam("cid"), ownership_t.c.from_rep_id == me,
-                   ownership_t.c.kind.in_(("released", "recycled")),
-                   ownership_t.c.at > bindparam("cool_since"))
-            .scalar_subquery().label("cooled_at")
-        )
-    return (
-        select(*columns)
-        .select_from(customer_t.outerjoin(owner_rep, owner_rep.c.id == customer_t.c.owner_id))
-        .where(customer_t.c.id == bindparam("cid"))
-    )
+    return select(*columns)
 
 
 class SeaOps(StoreBase):
@@ -274,17 +290,16 @@ class SeaOps(StoreBase):
         """
         cid, actor = _customer_and_actor(customer_id, actor)
         with self._move() as conn:
-            rules, active = self._lock_claimer(conn, actor)
             now = self.clock.now()
-            facts = self._claim_facts(conn, actor, cid, rules, now)
+            rules, facts = self._claim_facts(conn, actor, cid, now)
             if facts is None:
                 raise NotFound(f"There is no customer {cid}.")
-            if not (active and facts.active):
+            if not facts.active:
                 raise RuleRefused(
                     "active", f"The rep {actor.login} is deactivated and cannot claim customers."
                 )
             if facts.owner_id is not None:
-                raise self._taken(cid, actor, facts.owner_id, facts.owner_name, facts.owner_login)
+                raise self._taken_now(conn, cid, actor)
             cap = int(rules["private_cap"])
             if cap > 0 and facts.owned + 1 > cap:
                 raise RuleRefused(
@@ -321,12 +336,7 @@ class SeaOps(StoreBase):
                 won = conn.execute(_CLAIM_PG, params).first()
             if won is None:
                 # Another rep's claim committed between our read and our update (PostgreSQL).
-                owner = self.customer_owner(conn, cid)
-                if owner is None or owner.owner_id is None:
-                    raise RuleRefused(
-                        "taken", f"Customer {cid} changed hands while you claimed it; try again."
-                    )
-                raise self._taken(cid, actor, owner.owner_id, owner.owner_name, owner.owner_login)
+                raise self._taken_now(conn, cid, actor)
             if self.is_sqlite:
                 conn.execute(_OWNERSHIP_ROW, dict(customer_id=cid, kind="claimed", actor_id=actor.id,
                                                   from_rep_id=None, to_rep_id=actor.id, reason=None,
@@ -346,58 +356,60 @@ class SeaOps(StoreBase):
                 tags, False,
             )
 
-    def _lock_claimer(self, conn: Connection, actor: Actor) -> tuple[dict[str, Any], bool]:
-        """Serialise this rep's claims (``_lock_rep``) and read the rules: ``(rules, active)``.
-
-        On PostgreSQL one statement locks the rep's row and reads the settings; ``active`` is
-        read from the locked row, so a deactivation committed meanwhile is seen. On SQLite the
-        write transaction already holds the lock.
-        """
-        if self.is_sqlite:
-            return self.rules(conn), True
-        row = conn.execute(_CLAIMER_PG, {"me": actor.id}).first()
-        values = {key: spec.default for key, spec in rules_mod.RULES.items()}
-        for key, raw in ((row.settings if row is not None else None) or {}).items():
-            if key in values:
-                values[key] = rules_mod.decode(key, raw)
-        return values, bool(row is not None and row.active)
-
     def _claim_facts(
-        self, conn: Connection, actor: Actor, customer_id: int, rules: dict[str, Any], now: datetime
-    ) -> _ClaimFacts | None:
-        """Everything a claim decides on, in one read; None when there is no such customer.
+        self, conn: Connection, actor: Actor, customer_id: int, now: datetime
+    ) -> tuple[dict[str, Any], _ClaimFacts | None]:
+        """The rules, and everything a claim decides on; no facts when there is no customer.
 
-        Runs after the rep lock, so on PostgreSQL it sees every claim of this rep committed
-        before it (READ COMMITTED takes a fresh snapshot per statement). A customer this
+        The first read takes the claimer's row lock (``FOR NO KEY UPDATE``, as
+        ``_lock_rep_row``; SQLite's write transaction already holds its lock) and, on
+        PostgreSQL, the rules with it. The cap and daily-limit counts, when those rules are on,
+        are read by a second statement: under READ COMMITTED it takes a fresh snapshot after
+        the lock, so it counts every claim of this rep committed before. A customer this
         connection may not see (a colleague's, under row-level security) is looked up with
         ``customer_owner``, so it is "already claimed by X", not "not found".
         """
-        cooldown = int(rules["reclaim_cooldown_days"])
-        statement = _claim_facts_statement(
-            int(rules["private_cap"]) > 0, int(rules["daily_claim_limit"]) > 0, cooldown > 0
-        )
-        row = conn.execute(statement, {
-            "cid": customer_id, "me": actor.id, "day_start": self.clock.day_start_utc(),
-            "cool_since": now - timedelta(days=cooldown),
-        }).first()
-        if row is None:
+        row = conn.execute(_CLAIMER[not self.is_sqlite], {"me": actor.id, "cid": customer_id}).first()
+        if self.is_sqlite:
+            rules = self.rules(conn)
+        else:
+            rules = {key: spec.default for key, spec in rules_mod.RULES.items()}
+            for key, raw in ((row.settings if row is not None else None) or {}).items():
+                if key in rules:
+                    rules[key] = rules_mod.decode(key, raw)
+        if row is None or not row.seen:
             owner = self.customer_owner(conn, customer_id)
             if owner is None:
-                return None
-            return _ClaimFacts(owner.owner_id, owner.owner_login, owner.owner_name, True, 0, 0, None)
-        facts = row._mapping
-        return _ClaimFacts(row.owner_id, row.owner_login, row.owner_name, bool(row.active),
-                           int(facts.get("owned") or 0), int(facts.get("claimed_today") or 0),
-                           facts.get("cooled_at") if row.owner_id is None else None)
+                return rules, None
+            return rules, _ClaimFacts(owner.owner_id, bool(row is not None and row.active), 0, 0,
+                                      None)
+        cap, limit = int(rules["private_cap"]) > 0, int(rules["daily_claim_limit"]) > 0
+        counts: dict[str, Any] = {}
+        if cap or limit:
+            counts = dict(conn.execute(
+                _claimer_counts(cap, limit),
+                {"me": actor.id, "day_start": self.clock.day_start_utc()},
+            ).one()._mapping)
+        days = int(rules["reclaim_cooldown_days"])
+        cooled_at = row.let_go_at if (
+            days > 0 and row.owner_id is None and row.let_go_at is not None
+            and row.let_go_at > now - timedelta(days=days)
+        ) else None
+        return rules, _ClaimFacts(row.owner_id, bool(row.active), int(counts.get("owned") or 0),
+                                  int(counts.get("claimed_today") or 0), cooled_at)
 
-    @staticmethod
-    def _taken(
-        customer_id: int, actor: Actor, owner_id: int, owner_name: str | None, owner_login: str | None
-    ) -> RuleRefused:
-        if owner_id == actor.id:
+    def _taken_now(self, conn: Connection, customer_id: int, actor: Actor) -> RuleRefused:
+        """The refusal for a customer someone owns: who it is, and nothing else about it."""
+        owner = self.customer_owner(conn, customer_id)
+        if owner is None or owner.owner_id is None:
+            return RuleRefused(
+                "taken", f"Customer {customer_id} changed hands while you claimed it; try again."
+            )
+        if owner.owner_id == actor.id:
             return RuleRefused("taken", f"Customer {customer_id} is already in your private sea.")
         return RuleRefused(
-            "taken", f"Customer {customer_id} is already claimed by {_who(owner_name, owner_login)}."
+            "taken",
+            f"Customer {customer_id} is already claimed by {_who(owner.owner_name, owner.owner_login)}.",
         )
 
     # --- release ------------------------------------------------------------------------------
@@ -431,11 +443,14 @@ class SeaOps(StoreBase):
                     f"Releasing needs a reason, such as {choices}, or your own words "
                     "(rule require_release_reason).",
                 )
-            moved = self._to_pool(conn, actor, [cid], row.owner_id, clean_reason,
-                                  kind="released", check_version=row.version)
+            moved = self._to_pool(conn, actor, [cid], row.owner_id, clean_reason, kind="released")
             if not moved:
+                # Recycled, transferred or released by someone else since it was read.
+                owner = self.customer_owner(conn, cid)
+                if owner is not None and owner.owner_id is None:
+                    raise RuleRefused("open_sea", f"Customer {cid} is already in the open sea.")
                 raise RuleRefused(
-                    "taken", f"Customer {cid} changed while you released it; nothing was done."
+                    "taken", f"Customer {cid} changed hands while you released it; nothing was done."
                 )
             return self._fresh_record(conn, actor, cid)
 
@@ -453,17 +468,13 @@ class SeaOps(StoreBase):
         reason: str | None,
         *,
         kind: str,
-        check_version: int | None = None,
     ) -> list[int]:
         """Move customers of rep ``from_id`` to the open sea; returns the ids actually moved."""
         now = self.clock.now()
         moved: list[int] = []
         for chunk in _chunks(list(customer_ids)):
-            statement = update(customer_t).where(
-                customer_t.c.id.in_(chunk), customer_t.c.owner_id == from_id
-            )
-            if check_version is not None:
-                statement = statement.where(customer_t.c.version == check_version)
+            owned = [customer_t.c.id.in_(chunk), customer_t.c.owner_id == from_id]
+            statement = update(customer_t).where(*owned, _locked_in_id_order(*owned))
             moved += conn.execute(
                 statement.values(
                     owner_id=None, claimed_at=None, pool_entered_at=now,
@@ -507,7 +518,7 @@ class SeaOps(StoreBase):
             if bool(row.locked) == locked:
                 return self._records(conn, [row], actor)[0]
             if locked:
-                self._lock_rep(conn, row.owner_id)
+                self._lock_rep_row(conn, row.owner_id)
                 cap = int(self.rule(conn, "lock_cap"))
                 held = self._count(conn, customer_t.c.owner_id == row.owner_id,
                                    customer_t.c.locked.is_(True))
@@ -667,10 +678,13 @@ class SeaOps(StoreBase):
             group = [(row, deadline) for row, deadline in due if deadline.rule == rule]
             reason = self._recycle_reason(rule, rules)
             keys = [(row.id, row.version, row.owner_id) for row, _ in group]
+            unchanged = [
+                tuple_(customer_t.c.id, customer_t.c.version, customer_t.c.owner_id).in_(keys),
+                customer_t.c.locked.is_(False),
+            ]
             moved = set(conn.execute(
                 update(customer_t)
-                .where(tuple_(customer_t.c.id, customer_t.c.version, customer_t.c.owner_id).in_(keys),
-                       customer_t.c.locked.is_(False))
+                .where(*unchanged, _locked_in_id_order(*unchanged, skip_locked=True))
                 .values(owner_id=None, claimed_at=None, pool_entered_at=now, released_by_id=None,
                         release_reason=reason, next_follow_up_at=None, updated_at=now,
                         updated_by_id=actor_id, version=customer_t.c.version + 1)
@@ -732,7 +746,7 @@ class SeaOps(StoreBase):
             source = self._rep_by_login(conn, from_login)
             target = self._rep_by_login(conn, to_login)
             self._check_transfer(actor, source, target)
-            self._lock_rep(conn, source.id)
+            self._lock_rep_row(conn, source.id)
             moved = self._transfer(conn, actor, source.id, target.id, ids or None, clean_reason)
             if ids and len(moved) != len(ids):
                 missing = next(i for i in ids if i not in set(moved))
@@ -768,14 +782,18 @@ class SeaOps(StoreBase):
         moved: list[int] = []
         if customer_ids is None:
             moved = list(conn.execute(
-                update(customer_t).where(customer_t.c.owner_id == from_id).values(**values)
-                .returning(customer_t.c.id)
+                update(customer_t)
+                .where(customer_t.c.owner_id == from_id,
+                       _locked_in_id_order(customer_t.c.owner_id == from_id))
+                .values(**values).returning(customer_t.c.id)
             ).scalars())
         else:
             for chunk in _chunks(list(customer_ids)):
                 moved += conn.execute(
                     update(customer_t)
-                    .where(customer_t.c.id.in_(chunk), customer_t.c.owner_id == from_id)
+                    .where(customer_t.c.owner_id == from_id,
+                           _locked_in_id_order(customer_t.c.id.in_(chunk),
+                                               customer_t.c.owner_id == from_id))
                     .values(**values).returning(customer_t.c.id)
                 ).scalars().all()
         moved.sort()
@@ -820,7 +838,7 @@ class SeaOps(StoreBase):
                 raise RuleRefused("permission", "You cannot deactivate yourself; ask another admin.")
             if not rep.active:
                 raise UsageError(f"The rep {rep.login} is already deactivated.")
-            self._lock_rep(conn, rep.id)
+            self._lock_rep_row(conn, rep.id)
             owned = self._count(conn, customer_t.c.owner_id == rep.id)
             target = None
             moved: list[int] = []
@@ -942,6 +960,13 @@ class SeaOps(StoreBase):
         else:
             pending.extend(customer_ids)
 
+    def _lock_rep_row(self, conn: Connection, rep_id: int) -> None:
+        """``_lock_rep`` with ``FOR NO KEY UPDATE``: it orders this rep's claims, locks and moves,
+        yet lets other transactions insert rows that refer to the rep (history, follow-ups),
+        which ``FOR UPDATE`` would make wait, and could deadlock against."""
+        if not self.is_sqlite:
+            conn.execute(_LOCK_REP, {"rep": rep_id})
+
     def _require_active(self, conn: Connection, actor: Actor) -> None:
         active = conn.execute(select(rep_t.c.active).where(rep_t.c.id == actor.id)).scalar()
         if not active:
@@ -989,8 +1014,6 @@ class SeaOps(StoreBase):
 @dataclass(frozen=True)
 class _ClaimFacts:
     owner_id: int | None
-    owner_login: str | None
-    owner_name: str | None
     active: bool
     owned: int
     claimed_today: int
