@@ -1,8 +1,9 @@
 """Store-side search, keystroke to first page (DESIGN §9: p95 ≤ 30 ms at 1,000,000 customers).
 
 Queries of each kind are drawn from the data itself: Latin words, one and two CJK characters,
-pinyin initials, full pinyin and runs of phone digits; each is timed through ``store.find``
-(the first page of 50 records, as ``crm find`` and the search box ask for it).
+pinyin initials, full pinyin and runs of phone digits (4–8, 3, and 9–13 long); each is timed
+through ``store.find`` (the first page of 50 records, as ``crm find`` and the search box ask
+for it).
 
     python bench/bench_search.py [--n 1000000] [--db PATH_OR_URL] [--queries 200]
 """
@@ -38,8 +39,8 @@ def sample_queries(store: Store, per_kind: int, seed: int = 7) -> dict[str, list
     def pick(pool: list[str], make) -> list[str]:  # type: ignore[no-untyped-def]
         return [make(rng.choice(pool)) for _ in range(per_kind)] if pool else []
 
-    def digits(phone: str) -> str:
-        size = rng.randrange(4, 9)
+    def digits(phone: str, sizes: tuple[int, int] = (4, 9)) -> str:
+        size = rng.randrange(*sizes)
         start = rng.randrange(0, len(phone) - size + 1)
         return phone[start:start + size]
 
@@ -51,6 +52,8 @@ def sample_queries(store: Store, per_kind: int, seed: int = 7) -> dict[str, list
         "pinyin initials": pick(people, lambda n: "".join(s[0] for s in _syllables(n))),
         "full pinyin": pick(people, lambda n: full_pinyin(n)),
         "phone digits": pick(phones, digits),
+        "phone, 3 digits": pick(phones, lambda p: digits(p, (3, 4))),
+        "phone, 9-13 digits": pick(phones, lambda p: digits(p, (9, min(14, len(p) + 1)))),
     }
 
 

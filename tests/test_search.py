@@ -120,6 +120,46 @@ def test_index_follows_edits(store, admin, people):
     assert names(store, admin, "单田芳") == []
 
 
+@pytest.mark.parametrize("run", ["13800138000", "8613800138000", "0013800", "38000", "800",
+                                 "86138", "138001"])
+def test_any_run_of_digits_finds_the_phone(store, admin, run):
+    """Runs of every length and position, including the last three digits and the country code."""
+    cid = store.add_customer(admin, {"name": "电话客户", "phone": "+86 138 0013 8000"}, force=True).id
+    assert cid in {r.id for r in store.find(admin, run)}
+    assert cid in store.search_ids(admin, run)
+
+
+def test_digit_grams_scattered_are_not_a_match(store, admin):
+    """``12345678`` is looked up by the 4-grams 1234 and 5678; a number holding both apart is
+    not a match, nor is one holding every gram of the run but not the run itself."""
+    apart = store.add_customer(admin, {"name": "分开", "phone": "+8615678012345"},
+                               force=True).id
+    together = store.add_customer(admin, {"name": "连续", "phone": "+8613912345678"}, force=True).id
+    scattered = store.add_customer(admin, {"name": "散落", "phone": "+8613956781234"}, force=True).id
+    found = {r.id for r in store.find(admin, "12345678")}
+    assert together in found
+    assert not found & {apart, scattered}
+    assert store.search_ids(admin, "56781234") == [scattered]
+
+
+def test_long_digit_runs_in_contacts_email_and_names(store, admin):
+    acme = store.add_customer(admin, {"name": "Shop 20261125"}, force=True).id
+    mail = store.add_customer(admin, {"name": "邮箱", "email": "13912345678@qq.com"}, force=True).id
+    via_contact = store.add_customer(admin, {"name": "联系人"}, force=True).id
+    store.add_contact(admin, via_contact, {"name": "王五", "phone": "+86 186 5555 4444"})
+    assert store.search_ids(admin, "261125") == [acme]
+    assert store.search_ids(admin, "9123456") == [mail]
+    assert store.search_ids(admin, "65555444") == [via_contact]
+    store.update_customer(admin, acme, {"name": "Shop"})
+    assert store.search_ids(admin, "261125") == []
+
+
+def test_phone_tokens_are_few_distinct_terms():
+    tokens = customer_tokens("x", phone="+8613800138000").split()
+    assert "1380" in tokens and "8000" in tokens and "000" in tokens
+    assert max(len(t) for t in tokens if t.isdigit()) == 4
+
+
 def test_tokens_read_every_surname_reading():
     tokens = customer_tokens("曾小明").split()
     assert {"zeng", "ceng", "zengxiaoming", "cengxiaoming", "zxm", "cxm"} <= set(tokens)

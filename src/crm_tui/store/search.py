@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, func, literal_column, select, text
+from sqlalchemy import Connection, Select, and_, case, func, literal_column, or_, select, text
 from sqlalchemy.sql import ColumnElement
 
 from .base import StoreBase, customer_select, customer_t
 from .records import Actor, CustomerRecord
-from .search_tokens import query_terms
+from .search_tokens import digit_grams, is_digit_run, needs_check, query_terms
+from .tables import contact as contact_t
 
 _MAX_CHAR = "\U0010ffff"
 
@@ -33,20 +34,22 @@ class SearchOps(StoreBase):
         if not terms:
             return None
         if self.is_sqlite:
-            return customer_t.c.id.in_(
+            matched: ColumnElement[bool] = customer_t.c.id.in_(
                 select(literal_column("rowid"))
                 .select_from(text("customer_fts"))
                 .where(text("customer_fts MATCH :fts_query").bindparams(fts_query=fts_query(terms)))
             )
-        if conn is not None and self._search_under_rls(conn):
+        elif conn is not None and self._search_under_rls(conn):
             # Row-level security hides the GIN index from @@; the definer function searches.
-            return customer_t.c.id.in_(
+            matched = customer_t.c.id.in_(
                 select(literal_column("crm_search_ids"))
                 .select_from(func.crm_search_ids(ts_query(terms)))
             )
-        return _tsvector().op("@@")(
-            func.to_tsquery(literal_column("'simple'::regconfig"), ts_query(terms))
-        )
+        else:
+            matched = _tsvector().op("@@")(
+                func.to_tsquery(literal_column("'simple'::regconfig"), ts_query(terms))
+            )
+        return and_(matched, *digit_run_checks(terms))
 
     def _search_under_rls(self, conn: Connection) -> bool:
         rls_applies = getattr(self, "rls_applies", None)
@@ -128,7 +131,7 @@ class SearchOps(StoreBase):
             return (
                 select(customer_t.c.id)
                 .select_from(customer_t.join(text("customer_fts"), rowid == customer_t.c.id))
-                .where(match, visible)
+                .where(match, visible, *digit_run_checks(query_terms(query)))
                 .order_by(rowid)
             )
         condition = self.search_condition(query, conn)
@@ -149,13 +152,51 @@ def _name_needle(query: str) -> str:
 
 
 def fts_query(terms: list[str]) -> str:
-    """An FTS5 MATCH expression: every term as a quoted prefix (terms are letters and digits)."""
-    return " AND ".join(f'"{term}"*' for term in terms)
+    """An FTS5 MATCH expression: every term as a quoted prefix (terms are letters and digits);
+    a run of four digits or more as its 4-grams, exact (``digit_run_checks`` verifies it)."""
+    parts: list[str] = []
+    for term in terms:
+        if is_digit_run(term):
+            parts += [f'"{gram}"' for gram in digit_grams(term)]
+        else:
+            parts.append(f'"{term}"*')
+    return " AND ".join(parts)
 
 
 def ts_query(terms: list[str]) -> str:
-    """A PostgreSQL tsquery: every term as a prefix."""
-    return " & ".join(f"{term}:*" for term in terms)
+    """A PostgreSQL tsquery: every term as a prefix; a long digit run as its exact 4-grams."""
+    parts: list[str] = []
+    for term in terms:
+        if is_digit_run(term):
+            parts += digit_grams(term)
+        else:
+            parts.append(f"{term}:*")
+    return " & ".join(parts)
+
+
+def digit_run_checks(terms: list[str]) -> list[ColumnElement[bool]]:
+    """For each long digit run: the customer's own or a contact's text really holds it.
+
+    The 4-grams only say the digits are there somewhere; this keeps numbers that hold them
+    scattered out. It reads the stored values (phones are E.164, so digits are contiguous),
+    and only for rows the index already matched.
+    """
+    checks: list[ColumnElement[bool]] = []
+    for term in terms:
+        if not needs_check(term):
+            continue
+        pattern = f"%{term}%"  # digits only: nothing to escape
+        in_contact = (
+            select(literal_column("1"))
+            .where(contact_t.c.customer_id == customer_t.c.id,
+                   or_(contact_t.c.phone.like(pattern), contact_t.c.email.like(pattern),
+                       contact_t.c.name.like(pattern)))
+            .exists()
+        )
+        checks.append(or_(customer_t.c.phone.like(pattern), customer_t.c.email.like(pattern),
+                          customer_t.c.name.like(pattern), customer_t.c.company.like(pattern),
+                          in_contact))
+    return checks
 
 
 def _tsvector() -> ColumnElement[Any]:

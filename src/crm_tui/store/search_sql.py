@@ -31,6 +31,12 @@ FTS_TRIGGERS = {
 
 FTS_REBUILD = "INSERT INTO customer_fts(customer_fts) VALUES('rebuild')"
 
+# Bulk loads (triggers dropped) index the customers they just inserted, by id range.
+FTS_INSERT_RANGE = (
+    "INSERT INTO customer_fts(rowid, search_text) "
+    "SELECT id, search_text FROM customer WHERE id BETWEEN ? AND ?"
+)
+
 PG_SEARCH_INDEX = (
     "CREATE INDEX ix_customer_search_tsv ON customer "
     "USING gin (to_tsvector('simple'::regconfig, search_text))"

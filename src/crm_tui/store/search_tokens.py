@@ -3,9 +3,9 @@
 Per DESIGN §6/§11: each pair of adjacent CJK characters and each run's last character (so
 one- and two-character queries work as prefix matches), full pinyin, pinyin initials and, for
 names, each syllable (every reading of a surname, since pypinyin misreads 曾, 单, 解, 仇, 区),
-Latin words, and every suffix of a phone's digits (so a prefix match finds any run of digits).
-FTS5 (``unicode61``) and PostgreSQL's ``simple`` text search both split on spaces and match
-prefixes.
+Latin words, and a phone's digits as overlapping 4-grams plus its last three digits (see
+``digit_tokens``). FTS5 (``unicode61``) and PostgreSQL's ``simple`` text search both split on
+spaces and match prefixes.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from functools import lru_cache
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
 _WORD = re.compile(r"[0-9a-z]+")
-_DIGITS = re.compile(r"\d+")
-_MIN_DIGIT_SUFFIX = 3
+_DIGITS = re.compile(r"[0-9]+")
+GRAM = 4  # digit runs are indexed as overlapping runs of this many digits
 _PERSON_NAME_MAX = 4  # CJK runs this short are indexed syllable by syllable (names)
-_PHONE_QUERY = re.compile(r"[\d\s\-+().]+")
+_PHONE_QUERY = re.compile(r"[0-9\s\-+().]+")
 
 
 @lru_cache(maxsize=65536)
@@ -79,25 +79,74 @@ def text_tokens(value: str | None, *, is_name: bool = False) -> list[str]:
     latin = _CJK.sub(" ", normal)
     ascii_text = unicodedata.normalize("NFKD", latin).encode("ascii", "ignore").decode()
     words = _WORD.findall(ascii_text)
-    out += words
+    out += _digit_words(words)
     if len(words) > 1:
         out.append("".join(words))
     return out
 
 
+def digit_tokens(digits: str) -> list[str]:
+    """A run of digits as its overlapping 4-grams and its last three digits.
+
+    Any run of up to four digits is then the prefix of some token (the last three digits are
+    the only run of three not starting a 4-gram). A longer run is looked up as the AND of its
+    4-grams (exact terms, see ``digit_grams``) and verified against the stored text, since the
+    grams alone could be scattered. Few distinct terms (at most 10,000 4-grams) keep the index
+    small and quick to build, where every suffix was a distinct term.
+    """
+    if len(digits) <= GRAM:
+        return [digits] if digits else []
+    return [*(digits[i : i + GRAM] for i in range(len(digits) - GRAM + 1)), digits[-3:]]
+
+
+def digit_grams(run: str) -> list[str]:
+    """The 4-grams a query's digit run (four digits or more) is looked up by: all of them.
+
+    Phone numbers share their first digits (``8613…``), so a few spread grams could all be
+    common while the run itself is rare; every gram keeps the candidates close to the true
+    matches, which the verification then confirms.
+    """
+    return list(dict.fromkeys(run[i : i + GRAM] for i in range(len(run) - GRAM + 1)))
+
+
+def is_digit_run(term: str) -> bool:
+    """A query term looked up as exact 4-grams: all digits, at least a gram long.
+
+    Four digits are one gram, an exact term (a prefix query would first gather the whole
+    doclist of a gram such as ``8613``, held by half the customers); longer runs are the AND
+    of their grams, verified (``needs_check``).
+    """
+    return len(term) >= GRAM and term.isascii() and term.isdigit()
+
+
+def needs_check(term: str) -> bool:
+    """A digit run whose grams could be scattered: it must be verified in the stored text."""
+    return len(term) > GRAM and is_digit_run(term)
+
+
+def _digit_words(words: list[str]) -> list[str]:
+    out: list[str] = []
+    for word in words:
+        if len(word) > GRAM and word.isdigit():
+            out += digit_tokens(word)
+        else:
+            out.append(word)
+    return out
+
+
 def phone_tokens(phone: str | None) -> list[str]:
-    """Every suffix of the phone's digits, so any run of digits is a prefix of some token."""
+    """The phone's digits (country code included) as ``digit_tokens``."""
     if not phone:
         return []
-    digits = "".join(_DIGITS.findall(phone))
-    return [digits[i:] for i in range(len(digits) - _MIN_DIGIT_SUFFIX + 1)]
+    return digit_tokens("".join(_DIGITS.findall(phone)))
 
 
 def email_tokens(email: str | None) -> list[str]:
     if not email:
         return []
     lowered = email.casefold()
-    return _WORD.findall(unicodedata.normalize("NFKD", lowered).encode("ascii", "ignore").decode())
+    return _digit_words(
+        _WORD.findall(unicodedata.normalize("NFKD", lowered).encode("ascii", "ignore").decode()))
 
 
 def customer_tokens(
@@ -123,6 +172,9 @@ def join_tokens(parts: Iterable[Iterable[str]]) -> str:
 
 def query_terms(query: str) -> list[str]:
     """Split a search box's text into terms, each to be matched as a token prefix.
+
+    Except a run of four digits or more, which is matched by its exact 4-grams (and verified
+    when longer, see ``digit_tokens``).
 
     A CJK run longer than two characters becomes its adjacent pairs (all must match), which
     the pair tokens answer; digits keep only digits; everything else becomes lowercase words.
