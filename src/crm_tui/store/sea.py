@@ -3,17 +3,22 @@
 Every move is one transaction whose last word is a conditional UPDATE, so the database and
 not the client decides who wins a race:
 
-- **claim**: the rep's own transactions are serialised first (``_lock_rep``: a row lock on the
-  rep on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers), so the cap, the
-  daily limit and the cooldown count what is committed; then one
-  ``UPDATE customer … WHERE id = ? AND owner_id IS NULL RETURNING id`` takes the customer or
-  finds it taken.
+- **claim**: the rep's own transactions are serialised first (a ``FOR NO KEY UPDATE`` lock on
+  the rep's row on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers), so
+  the cap, the daily limit and the cooldown count what is committed; then one
+  ``UPDATE customer … WHERE id = ? AND owner_id IS NULL RETURNING …`` takes the customer or
+  finds it taken. On PostgreSQL the events ride in the same statement (``WITH claimed AS
+  (UPDATE …) INSERT …``): a claim is six round trips, the pool's pre-ping included, so 16
+  clients can share two cores (``bench/bench_claims.py``).
 - **recycle**: ``deadlines.recycle_deadline`` decides (the same function *Due today* and the
   portrait use; SQL only narrows the candidates), and ``UPDATE … WHERE (id, version, owner_id)
   IN (…)`` moves them, so a customer changed meanwhile (a follow-up logged, a deal won, another
   recycle run) is left alone and two concurrent runs move each customer once.
+- **multi-row moves** (transfer, deactivation, recycling) lock their rows in id order, so they
+  wait for each other instead of deadlocking; recycling skips rows someone else holds.
 
-Every move writes an ``ownership_event``; every refusal is a ``RuleRefused`` naming its rule.
+Every move writes an ``ownership_event`` and is announced (PostgreSQL NOTIFY) after it
+commits; every refusal is a ``RuleRefused`` naming its rule.
 """
 
 from __future__ import annotations
