@@ -31,8 +31,11 @@ from crm_tui.commands_palette import CustomerCommands, ViewCommands
 from crm_tui.i18n import _
 from crm_tui.messages import CustomersChanged, StoreFailed, StoreReady
 from crm_tui.screens.customer_list import CustomerListScreen
+from crm_tui.widgets.connection_banner import ConnectionBanner
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from crm_tui.config import Settings
     from crm_tui.store import Actor, Clock, Store
     from crm_tui.store.live import ChangeWatcher
@@ -58,6 +61,8 @@ class CrmApp(App[None]):
     """crm-tui."""
 
     CSS_PATH = "app.tcss"
+    RECONNECT_SECONDS = 1.5
+    """While the database is unavailable, it is pinged (in a thread worker) this often."""
     TITLE = "crm"
     MODES: ClassVar[dict[str, Any]] = {
         "customers": CustomerListScreen,
@@ -113,6 +118,10 @@ class CrmApp(App[None]):
         self.startup_error: BaseException | None = None
         """Why the store could not be opened; ``crm`` reports it after the app exits."""
         self._watcher: ChangeWatcher | None = None
+        self.database_unavailable: str | None = None
+        """While the database cannot be reached: the store's sentence saying why (else None)."""
+        self._reconnect_timer: Timer | None = None
+        self._banners: list[ConnectionBanner] = []
         self._ready_file = os.environ.get(READY_FILE_ENV) or None
         self.store_ready: Signal[None] = Signal(self, "store_ready")
         self.customers_changed: Signal[frozenset[int] | None] = Signal(self, "customers_changed")
@@ -219,10 +228,15 @@ class CrmApp(App[None]):
             self.notify(_("{n} customers went back to the open sea (recycle rules).").format(
                 n=worker.result if isinstance(worker.result, int) else len(worker.result)))
             return
+        if worker.group == "reconnect":
+            self._reconnect_outcome(event)
+            return
         if event.state != WorkerState.ERROR:
             return
         error = worker.error
-        if hasattr(error, "exit_code"):
+        if _is_unavailable(error):
+            self.connection_lost(error)
+        elif hasattr(error, "exit_code"):
             # A store error: one sentence meant for the user.
             self.notify(str(error), title=_("Refused"), severity="error", markup=False)
         else:
@@ -232,6 +246,75 @@ class CrmApp(App[None]):
                     what=worker.name or _("A task"), kind=type(error).__name__, error=error),
                 title=_("Unexpected error"), severity="error", timeout=10, markup=False,
             )
+
+    # --- a lost database connection (DESIGN §8) -------------------------------------------------
+
+    def connection_lost(self, error: BaseException) -> None:
+        """The database cannot be reached: show the banner and ping it until it answers.
+
+        Screens and forms that catch ``DatabaseUnavailable`` themselves may call this too.
+        Nothing typed is touched: inputs and forms keep their values; the screens reload
+        (``customers_changed``) once the database is back.
+        """
+        self.database_unavailable = str(error)
+        self._show_banner()
+        if self._reconnect_timer is None:
+            self._reconnect_timer = self.set_interval(self.RECONNECT_SECONDS, self._try_reconnect,
+                                                      name="reconnect")
+
+    def _show_banner(self) -> None:
+        """The banner on the screen in front (mounted there if that screen has none yet)."""
+        reason = self.database_unavailable or ""
+        for banner in self._banners:
+            if banner.is_attached:
+                banner.show_reason(reason)
+        screen = self.screen
+        if not any(b.is_attached and b.screen is screen for b in self._banners):
+            banner = ConnectionBanner(reason)
+            self._banners.append(banner)
+            screen.mount(banner)
+
+    def _try_reconnect(self) -> None:
+        self._show_banner()  # the user may have switched screens meanwhile
+        if self.store is None or any(w.group == "reconnect" and not w.is_finished
+                                     for w in self.workers):
+            return
+        store = self.store
+        self.run_worker(store.ping, thread=True, exclusive=True, exit_on_error=False,
+                        group="reconnect", name="reconnect to the database")
+
+    def _reconnect_outcome(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            if not _is_unavailable(error):
+                self.log.error("reconnect ping failed", error)
+            if self.database_unavailable is not None:
+                self.database_unavailable = str(error)
+                self._show_banner()
+        elif event.state == WorkerState.SUCCESS and self.database_unavailable is not None:
+            self._connection_back()
+
+    def _connection_back(self) -> None:
+        self.database_unavailable = None
+        if self._reconnect_timer is not None:
+            self._reconnect_timer.stop()
+            self._reconnect_timer = None
+        banners, self._banners = self._banners, []
+        for banner in banners:
+            if banner.is_attached:
+                banner.remove()
+        self.notify(_("Reconnected to the database."), title=_("Reconnected"))
+        # The same message the live-update watcher posts: every screen fetches its data again.
+        self.post_message(CustomersChanged(None))
+
+
+def _is_unavailable(error: BaseException | None) -> bool:
+    """Is ``error`` the store's ``DatabaseUnavailable`` (imported late: the store loads late)?"""
+    if error is None or not hasattr(error, "exit_code"):
+        return False
+    from crm_tui.store.errors import DatabaseUnavailable
+
+    return isinstance(error, DatabaseUnavailable)
 
 
 def make_app(

@@ -1,0 +1,97 @@
+"""Pilot tests: a lost database connection shows a banner, retries, and loses nothing typed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crm_tui.store import DatabaseUnavailable
+from crm_tui.widgets.connection_banner import ConnectionBanner
+from crm_tui.widgets.customer_table import CustomerTable
+from crm_tui.widgets.search_bar import SearchBar
+from tests.test_tui_list import SIZE, app_for, book, book_template, settle  # noqa: F401 - fixtures
+from tests.tui_data import pilot_test
+
+SENTENCE = "The database crm.db cannot be used: server closed the connection unexpectedly."
+OUTAGE_METHODS = ("ping", "count_customers", "customer_page", "add_customer")
+
+
+class Outage:
+    """Makes the store's methods raise ``DatabaseUnavailable`` until ``end()``."""
+
+    def __init__(self, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.store = store
+        self.monkeypatch = monkeypatch
+        self.calls: dict[str, int] = dict.fromkeys(OUTAGE_METHODS, 0)
+
+    def begin(self) -> None:
+        for name in OUTAGE_METHODS:
+            self.monkeypatch.setattr(self.store, name, self._failing(name))
+
+    def _failing(self, name: str) -> Any:
+        def fail(*_args: Any, **_kwargs: Any) -> Any:
+            self.calls[name] += 1
+            raise DatabaseUnavailable(SENTENCE)
+
+        return fail
+
+    def end(self) -> None:
+        for name in OUTAGE_METHODS:
+            self.monkeypatch.delattr(self.store, name)  # the class's method shows through again
+
+
+async def wait_until(pilot, condition, rounds: int = 60) -> None:
+    """Let timers and workers run until ``condition()`` holds (fails after ``rounds`` tries)."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await pilot.pause(0.05)
+        await pilot.app.workers.wait_for_complete()
+    assert condition(), "condition never held"
+
+
+def banner_text(app) -> str:
+    banners = app.screen.query(ConnectionBanner)
+    return " ".join(str(b.render()) for b in banners)
+
+
+@pilot_test
+async def test_lost_connection_shows_banner_keeps_search_text_and_recovers(book, monkeypatch):  # noqa: F811
+    store, _admin, _ids = book
+    app = app_for(book)
+    app.RECONNECT_SECONDS = 0.1
+    outage = Outage(store, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(CustomerTable)
+        assert table.total and table.total > 100
+        assert not app.screen.query(ConnectionBanner)  # nothing while the database answers
+
+        outage.begin()
+        await pilot.press("slash", *"Customer 001")
+        await wait_until(pilot, lambda: bool(app.screen.query(ConnectionBanner)))
+        assert app.database_unavailable == SENTENCE
+        assert "Database unavailable" in banner_text(app)
+        assert SENTENCE in banner_text(app)
+        # It keeps retrying (pings in a worker) and the banner stays while they fail.
+        await wait_until(pilot, lambda: outage.calls["ping"] >= 2)
+        assert app.screen.query(ConnectionBanner)
+        # Typing goes on during the outage, and nothing typed is cleared.
+        await pilot.press(*"0")
+        await settle(pilot)
+        search = app.screen.query_one(SearchBar)
+        assert search.value == "Customer 0010"
+        # Only the banner speaks: no "Refused"/"Unexpected error" toasts for each failed query.
+        assert not any(n.severity == "error" for n in app._notifications)
+
+        outage.end()
+        await wait_until(pilot, lambda: app.database_unavailable is None)
+        await settle(pilot)
+        assert not app.screen.query(ConnectionBanner)
+        assert any("Reconnected" in n.message for n in app._notifications)
+        assert search.value == "Customer 0010"
+        # The list fetched its rows again, for the text typed during the outage.
+        table = app.screen.query_one(CustomerTable)
+        assert table.total == 1
+        assert table.row_at(0) is not None and table.row_at(0).name == "Customer 0010"
