@@ -95,3 +95,46 @@ async def test_lost_connection_shows_banner_keeps_search_text_and_recovers(book,
         table = app.screen.query_one(CustomerTable)
         assert table.total == 1
         assert table.row_at(0) is not None and table.row_at(0).name == "Customer 0010"
+
+
+@pilot_test
+async def test_failed_save_in_a_form_shows_banner_keeps_fields_and_saves_after_reconnect(
+    book, monkeypatch  # noqa: F811
+):
+    from textual.widgets import Input
+
+    from crm_tui.screens.customer_form import CustomerFormScreen
+
+    store, admin, _ids = book
+    app = app_for(book)
+    app.RECONNECT_SECONDS = 0.1
+    outage = Outage(store, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerFormScreen)
+        await pilot.press(*"周杰", "tab", *"Lost Link Ltd")
+        typed = app.screen.typed_fields()
+
+        outage.begin()
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: bool(app.screen.query(ConnectionBanner)))
+        form = app.screen
+        assert isinstance(form, CustomerFormScreen)  # still open, over the list
+        assert outage.calls["add_customer"] == 1
+        assert SENTENCE in banner_text(app)
+        await wait_until(pilot, lambda: outage.calls["ping"] >= 2)
+        assert form.typed_fields() == typed
+        assert form.query_one("#field-name", Input).value == "周杰"
+
+        outage.end()
+        await wait_until(pilot, lambda: app.database_unavailable is None)
+        await settle(pilot)
+        assert not form.query(ConnectionBanner)
+        assert form.typed_fields() == typed
+        await pilot.press("ctrl+s")  # the same fields, saved now that the database answers
+        await settle(pilot)
+        assert not isinstance(app.screen, CustomerFormScreen)
+    added = [r for r in store.find(admin, "周杰", scope="all", limit=10)]
+    assert [(r.name, r.company) for r in added] == [("周杰", "Lost Link Ltd")]

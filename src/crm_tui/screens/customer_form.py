@@ -124,10 +124,12 @@ class CustomerFormScreen(ModalScreen[int | None]):
 
     @on(Refused)
     def _refused(self, event: Refused) -> None:
-        from crm_tui.store.errors import ValidationError
+        from crm_tui.store.errors import DatabaseUnavailable, ValidationError
 
         self.query_one("#save", Button).disabled = False
         error = event.error
+        if isinstance(error, DatabaseUnavailable):
+            self.app.connection_lost(error)  # type: ignore[attr-defined] - banner, retries
         if isinstance(error, ValidationError) and self.query(f"#error-{error.field}"):
             message = self.query_one(f"#error-{error.field}", Static)
             message.update(error.message)

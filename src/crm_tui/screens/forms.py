@@ -132,9 +132,11 @@ class FormDialog(CustomerFormScreen):
 
     def show_error(self, error: Exception) -> None:
         """A field's message beside the field; anything else above the buttons."""
-        from crm_tui.store.errors import ValidationError
+        from crm_tui.store.errors import DatabaseUnavailable, ValidationError
 
         self.query_one("#save", Button).disabled = False
+        if isinstance(error, DatabaseUnavailable):
+            self.app.connection_lost(error)  # type: ignore[attr-defined] - banner, retries
         if isinstance(error, ValidationError):
             key = self.ERROR_FIELDS.get(error.field, error.field)
             if self.query(f"#error-{key}"):
