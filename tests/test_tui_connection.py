@@ -10,6 +10,7 @@ from crm_tui.store import DatabaseUnavailable
 from crm_tui.widgets.connection_banner import ConnectionBanner
 from crm_tui.widgets.customer_table import CustomerTable
 from crm_tui.widgets.search_bar import SearchBar
+from tests.test_pg_restart import own_cluster  # noqa: F401 - fixture
 from tests.test_tui_list import SIZE, app_for, book, book_template, settle  # noqa: F401 - fixtures
 from tests.tui_data import pilot_test
 
@@ -46,9 +47,14 @@ async def wait_until(pilot, condition, rounds: int = 60) -> None:
     for _ in range(rounds):
         if condition():
             return
-        await pilot.pause(0.05)
-        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.05)  # no workers.wait_for_complete(): it raises for failed workers
     assert condition(), "condition never held"
+
+
+async def calm(pilot) -> None:
+    """``settle`` for an outage: give debounce timers, workers and messages time to finish."""
+    for _ in range(6):
+        await pilot.pause(0.05)
 
 
 def banner_text(app) -> str:
@@ -79,7 +85,7 @@ async def test_lost_connection_shows_banner_keeps_search_text_and_recovers(book,
         assert app.screen.query(ConnectionBanner)
         # Typing goes on during the outage, and nothing typed is cleared.
         await pilot.press(*"0")
-        await settle(pilot)
+        await calm(pilot)
         search = app.screen.query_one(SearchBar)
         assert search.value == "Customer 0010"
         # Only the banner speaks: no "Refused"/"Unexpected error" toasts for each failed query.
@@ -138,3 +144,47 @@ async def test_failed_save_in_a_form_shows_banner_keeps_fields_and_saves_after_r
         assert not isinstance(app.screen, CustomerFormScreen)
     added = [r for r in store.find(admin, "周杰", scope="all", limit=10)]
     assert [(r.name, r.company) for r in added] == [("周杰", "Lost Link Ltd")]
+
+
+@pilot_test
+async def test_a_real_postgresql_stop_and_start_under_the_app(own_cluster):  # noqa: F811
+    """The same on a throwaway PostgreSQL cluster: stopped under the running app, started again."""
+    import asyncio
+
+    from crm_tui.app import make_app
+    from crm_tui.config import resolve_actor
+    from crm_tui.store import Store
+    from crm_tui.store.setup import initialise
+
+    url = own_cluster.url("crm")
+    initialise(url, "unused", "Admin", prefer_database_role=True)
+    store = Store(url)
+    try:
+        me = resolve_actor(store)
+        for name in ("Alpha Trading", "Beta Foods", "Gamma Steel"):
+            store.add_customer(me, {"name": name})
+        app = make_app(store, me, clock=store.clock, cursor_blink=False, watch_changes=False)
+        app.RECONNECT_SECONDS = 0.2
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert app.screen.query_one(CustomerTable).total == 3
+
+            await asyncio.to_thread(own_cluster.pg_ctl, "-m", "fast", "stop")
+            await pilot.press("slash", *"beta")
+            await wait_until(pilot, lambda: bool(app.screen.query(ConnectionBanner)), rounds=200)
+            assert (app.database_unavailable or "").startswith(
+                "The database 127.0.0.1/crm cannot be used: ")
+            assert app.screen.query_one(SearchBar).value == "beta"
+
+            options = (f"-p {own_cluster.port} -k {own_cluster.data.parent} "
+                       "-c listen_addresses=127.0.0.1")
+            await asyncio.to_thread(own_cluster.pg_ctl, "-o", options, "start")
+            await wait_until(pilot, lambda: app.database_unavailable is None, rounds=400)
+            await settle(pilot)
+            assert not app.screen.query(ConnectionBanner)
+            assert app.screen.query_one(SearchBar).value == "beta"
+            table = app.screen.query_one(CustomerTable)
+            assert table.total == 1
+            assert table.row_at(0) is not None and table.row_at(0).name == "Beta Foods"
+    finally:
+        store.close()
