@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -164,3 +165,39 @@ def test_the_worker_process_draws_the_same_rows(clock):
     finally:
         demo_mod.CHUNK = original
     assert len(here) == 3 and here == there
+
+
+def test_a_big_fresh_load_builds_its_search_index_aside(tmp_path, clock, monkeypatch):
+    """Fresh SQLite loads of WORKER_FROM customers or more index their search text in a third
+    process and copy the index in: it must pass FTS5's integrity check and find every customer,
+    with WAL on at the end (as any load of the loader would leave it)."""
+    import sqlite3
+
+    from crm_tui.store import demo as demo_mod
+
+    monkeypatch.setattr(demo_mod, "CHUNK", 300)
+    monkeypatch.setattr(demo_mod, "WORKER_FROM", 500)
+    made = []
+    original = demo_mod._SideIndex.copy_into
+    monkeypatch.setattr(demo_mod._SideIndex, "copy_into",
+                        lambda self, db: (made.append(self.path), original(self, db))[1])
+    path = tmp_path / "big.db"
+    initialise(f"sqlite:///{path}", "boss", "The Boss", demo=1000, clock=clock)
+    assert made, "the side index was used"
+    assert not any(tmp.exists() for tmp in map(Path, made)), "the side file is removed"
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO customer_fts(customer_fts) VALUES('integrity-check')")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    store = Store(f"sqlite:///{path}", clock=clock)
+    admin = store.actor("boss")
+    with store.read() as conn:
+        customers = conn.execute(select(customer_t.c.id, customer_t.c.name, customer_t.c.phone)).all()
+    assert len(customers) == 1000
+    for cid, name, phone in customers[::37]:
+        assert cid in store.search_ids(admin, name, limit=1000), name
+        if phone:
+            assert cid in store.search_ids(admin, phone[-7:], limit=1000), phone
+    added = store.add_customer(admin, {"name": "新客户甲"}, force=True).id
+    assert store.search_ids(admin, "新客户甲") == [added], "the triggers keep it in step"
+    store.close()

@@ -12,6 +12,8 @@ Everything is drawn from one seeded ``random.Random``, so a seed gives the same 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
@@ -455,7 +457,7 @@ def rng_choice(rng: random.Random, options: Sequence[Any]) -> Any:
 
 
 def _sqlite_load(store: StoreBase, chunks: Iterator[_Batch], progress: Progress | None,
-                 total: int, *, fresh: bool = False) -> None:
+                 total: int, *, fresh: bool = False, side: _SideIndex | None = None) -> None:
     """One transaction: drop triggers and indexes, insert, rebuild indexes and FTS5, commit.
 
     ``fresh`` (no customer yet): the load leaves WAL for an in-memory rollback journal under an
@@ -490,7 +492,7 @@ def _sqlite_load(store: StoreBase, chunks: Iterator[_Batch], progress: Progress 
         done = 0
         for batch in chunks:
             _sqlite_insert(db, "customer", CUSTOMER_COLUMNS, batch.customers)
-            if batch.customers:
+            if batch.customers and side is None:
                 # Indexed chunk by chunk (in C, from the rows just written) while the worker
                 # draws the next chunk, rather than by one 'rebuild' after the last.
                 db.execute(search_sql.FTS_INSERT_RANGE,
@@ -508,6 +510,8 @@ def _sqlite_load(store: StoreBase, chunks: Iterator[_Batch], progress: Progress 
         for trigger_sql in search_sql.FTS_TRIGGERS.values():
             db.execute(trigger_sql)
         db.execute("COMMIT")
+        if side is not None:
+            side.copy_into(db)
         db.execute("ANALYZE")
     except BaseException:
         if raw.driver_connection.in_transaction:
@@ -522,6 +526,92 @@ def _sqlite_load(store: StoreBase, chunks: Iterator[_Batch], progress: Progress 
             db.execute("PRAGMA cache_size = -2000")
         finally:
             raw.close()
+
+
+class _SideIndex:
+    """The search index of a fresh load, built by a third process in a side file.
+
+    The worker hands each chunk's (id, search_text) to this process, which indexes them into an
+    FTS5 table of the same definition, on the core the writer leaves idle while it builds the
+    B-tree indexes. The writer then copies the finished FTS5 shadow tables (the index itself)
+    into its empty ``customer_fts``: a plain copy of pages instead of tokenising a million rows
+    on the writer's core. If the process failed, the writer rebuilds the index itself.
+    """
+
+    def __init__(self, context: Any) -> None:
+        import sqlite3
+        import tempfile
+
+        handle, self.path = tempfile.mkstemp(prefix="crm-demo-fts-", suffix=".db")
+        os.close(handle)
+        db = sqlite3.connect(self.path)
+        try:
+            db.execute("CREATE TABLE customer (id INTEGER PRIMARY KEY, search_text TEXT)")
+            db.execute(search_sql.FTS_TABLE)
+            db.commit()
+        finally:
+            db.close()
+        self.queue = context.Queue(maxsize=8)
+        self.process = context.Process(target=_index_side, args=(self.path, self.queue),
+                                       daemon=True)
+        self.process.start()
+
+    def copy_into(self, db: Any) -> None:
+        self.process.join()
+        if self.process.exitcode != 0:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(search_sql.FTS_REBUILD)
+            db.execute("COMMIT")
+            return
+        shadows = [name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'customer_fts_%' "
+            "AND name <> 'customer_fts_config'")]
+        db.execute("ATTACH DATABASE ? AS fts_side", (self.path,))
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for name in shadows:
+                db.execute(f"DELETE FROM main.{name}")
+                db.execute(f"INSERT INTO main.{name} SELECT * FROM fts_side.{name}")
+            db.execute("COMMIT")
+        finally:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            db.execute("DETACH DATABASE fts_side")
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+        for suffix in ("", "-journal"):
+            with contextlib.suppress(OSError):
+                os.unlink(self.path + suffix)
+
+
+def _index_side(path: str, queue: Any) -> None:
+    import sqlite3
+
+    failure: BaseException | None = None
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
+        db.execute("PRAGMA cache_size = -262144")
+        db.execute("BEGIN")
+    except BaseException as exc:  # reported by the exit code, after draining the queue
+        failure = exc
+    while (rows := queue.get()) is not None:
+        if failure is None:
+            try:
+                db.executemany("INSERT INTO customer_fts(rowid, search_text) VALUES (?, ?)", rows)
+            except BaseException as exc:  # keep draining: the worker must never block on us
+                failure = exc
+    try:
+        if failure is None:
+            db.execute("COMMIT")
+    finally:
+        db.close()
+    if failure is not None:
+        raise failure
 
 
 def _sqlite_insert(db: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
@@ -580,16 +670,23 @@ def _chunks(settings: dict[str, Any]) -> Iterator[_Batch]:
         yield generator.chunk(size)
 
 
-def _produce(settings: dict[str, Any], queue: Any) -> None:
+_SEARCH_TEXT = CUSTOMER_COLUMNS.index("search_text")
+
+
+def _produce(settings: dict[str, Any], queue: Any, side_queue: Any = None) -> None:
     try:
         for batch in _chunks(settings):
             queue.put(batch)
+            if side_queue is not None:
+                side_queue.put([(row[0], row[_SEARCH_TEXT]) for row in batch.customers])
+        if side_queue is not None:
+            side_queue.put(None)
         queue.put(None)
     except BaseException as exc:  # the loader re-raises it
         queue.put(exc)
 
 
-def _chunks_from_worker(settings: dict[str, Any]) -> Iterator[_Batch]:
+def _chunks_from_worker(settings: dict[str, Any], side: _SideIndex | None = None) -> Iterator[_Batch]:
     """The same batches, drawn by a child process while this one writes (two cores, one each).
 
     Only where ``fork`` exists; elsewhere, or if the child cannot start, in this process.
@@ -601,23 +698,33 @@ def _chunks_from_worker(settings: dict[str, Any]) -> Iterator[_Batch]:
         return
     context = multiprocessing.get_context("fork")
     queue = context.Queue(maxsize=3)
-    worker = context.Process(target=_produce, args=(settings, queue), daemon=True)
+    worker = context.Process(target=_produce, daemon=True,
+                             args=(settings, queue, side.queue if side else None))
     worker.start()
+    finished = False
     try:
         while True:
             item = queue.get()
             if item is None:
+                finished = True
                 return
             if isinstance(item, BaseException):
                 raise item
             yield item
     finally:
-        if worker.is_alive():
+        # A finished worker may still be handing its last rows to the side index: let it.
+        if not finished and worker.is_alive():
             worker.terminate()
         worker.join()
 
 
 # --- entry point --------------------------------------------------------------------------------
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _ensure_reps(store: StoreBase, actor: Actor) -> list[int]:
@@ -665,13 +772,23 @@ def generate_demo(store: StoreBase, n: int, actor: Actor, progress: Progress | N
         seed=seed, n=n, now=store.clock.now(), today=store.clock.today(), sqlite=store.is_sqlite,
         admin_id=actor.id, rep_ids=rep_ids, tag_ids=tag_ids, first_id=first_id,
     )
-    chunks = _chunks_from_worker(settings) if n >= WORKER_FROM else _chunks(settings)
-    if progress:
-        progress(0, n)
-    if store.is_sqlite:
-        _sqlite_load(store, chunks, progress, n, fresh=first_id == 1)
-    else:
-        _postgresql_load(store, chunks, progress, n)
+    fresh = first_id == 1
+    side = None
+    if store.is_sqlite and fresh and n >= WORKER_FROM and _can_fork():
+        import multiprocessing
+
+        side = _SideIndex(multiprocessing.get_context("fork"))
+    try:
+        chunks = _chunks_from_worker(settings, side) if n >= WORKER_FROM else _chunks(settings)
+        if progress:
+            progress(0, n)
+        if store.is_sqlite:
+            _sqlite_load(store, chunks, progress, n, fresh=fresh, side=side)
+        else:
+            _postgresql_load(store, chunks, progress, n)
+    finally:
+        if side is not None:
+            side.close()
     with store.write() as conn:
         store._audit(conn, actor, "customer", None, "demo", {"customers": (None, str(n))})
     return n

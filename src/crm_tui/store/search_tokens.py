@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import chain
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
 _WORD = re.compile(r"[0-9a-z]+")
@@ -167,7 +168,7 @@ def customer_tokens(
 
 def join_tokens(parts: Iterable[Iterable[str]]) -> str:
     """The ``search_text`` from per-field token lists (bulk loaders cache the lists per field)."""
-    return " ".join(dict.fromkeys(t for part in parts for t in part if t))
+    return " ".join(dict.fromkeys(filter(None, chain.from_iterable(parts))))
 
 
 def query_terms(query: str) -> list[str]:
