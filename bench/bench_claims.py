@@ -55,6 +55,7 @@ def client(barrier: Any, url: str, login: str, ids: list[int], seconds: float, s
     store = Store(url)
     actor = store.actor(login)
     store.rules()  # connected and warm before the start
+    backend = _backend_pid(store)  # the pool hands this one connection back claim after claim
     rnd = random.Random(seed)
     won: list[int] = []
     refused: Counter[str] = Counter()
@@ -63,6 +64,7 @@ def client(barrier: Any, url: str, login: str, ids: list[int], seconds: float, s
     barrier.wait(BARRIER_TIMEOUT)
     started = time.time()
     cpu_started = time.process_time()
+    server_started = _process_cpu(backend)
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         customer_id = rnd.choice(ids)
@@ -77,9 +79,41 @@ def client(barrier: Any, url: str, login: str, ids: list[int], seconds: float, s
         latencies.append(time.perf_counter() - t0)
     finished = time.time()
     cpu = time.process_time() - cpu_started
+    server_finished = _process_cpu(backend)
+    server_cpu = (server_finished - server_started
+                  if server_started is not None and server_finished is not None else None)
     store.close()
     return {"login": login, "won": won, "refused": dict(refused), "errors": dict(errors),
-            "latencies": latencies, "started": started, "finished": finished, "cpu": cpu}
+            "latencies": latencies, "started": started, "finished": finished, "cpu": cpu,
+            "server_cpu": server_cpu}
+
+
+def _backend_pid(store: Any) -> int | None:
+    """The PostgreSQL backend serving this client (None on SQLite)."""
+    if store.is_sqlite:
+        return None
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar())
+
+
+def _process_cpu(pid: int | None) -> float | None:
+    """CPU seconds a local process has used, or None (SQLite, or a server on another host)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine so far."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
 
 
 # --- set-up -------------------------------------------------------------------------------------
@@ -157,7 +191,9 @@ def run(backend: str, url: str, clients: int, customers: int, seconds: float) ->
     with context.Manager() as manager, context.Pool(clients) as pool:
         barrier = manager.Barrier(clients)
         jobs = [(barrier, url, f"bench_rep{n:02d}", ids, seconds, n) for n in range(clients)]
+        busy_before, total_before = _machine_cpu()
         results = pool.starmap(client, jobs, chunksize=1)
+        busy_after, total_after = _machine_cpu()
     elapsed = max(r["finished"] for r in results) - min(r["started"] for r in results)
     checks = verify(url, results)
     latencies = sorted(x for r in results for x in r["latencies"])
@@ -172,7 +208,11 @@ def run(backend: str, url: str, clients: int, customers: int, seconds: float) ->
         "attempts_per_s": len(latencies) / elapsed, "refused": dict(refused),
         "errors": dict(errors), "p50_ms": 1000 * statistics.median(latencies),
         "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
-        "client_cpu_ms": 1000 * sum(r["cpu"] for r in results) / max(1, len(latencies)), **checks,
+        "client_cpu_ms": 1000 * sum(r["cpu"] for r in results) / max(1, len(latencies)),
+        "server_cpu_ms": 1000 * sum(r["server_cpu"] for r in results) / max(1, len(latencies))
+        if all(r["server_cpu"] is not None for r in results) else None,
+        "machine_busy": (busy_after - busy_before) / max(1, total_after - total_before),
+        **checks,
     }
 
 
@@ -242,17 +282,30 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, load_before: st
         "zero double claims",
         "",
         "| backend | clients | open sea | seconds | claims | claims/s | attempts/s | lost races "
-        "| p50 ms | p95 ms | client CPU ms/attempt | double claims | wrong owner | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| p50 ms | p95 ms | CPU ms/attempt: clients + server | machine busy | double claims "
+        "| wrong owner | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['backend']} | {r['clients']} | {r['customers']:,} | {r['seconds']:.1f} "
             f"| {r['claims']:,} | **{r['claims_per_s']:.0f}** | {r['attempts_per_s']:.0f} "
             f"| {r['refused'].get('taken', 0):,} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
-            f"| {r['client_cpu_ms']:.2f} "
+            f"| {r['client_cpu_ms']:.2f} + "
+            f"{'in-process' if r['server_cpu_ms'] is None else format(r['server_cpu_ms'], '.2f')} "
+            f"| {100 * r['machine_busy']:.0f} % "
             f"| {r['double_claims']} | {r['wrong_owner']} | {sum(r['errors'].values())} |"
         )
+    lines += ["", "Where the time went (CPU of this machine, measured from /proc):", ""]
+    for r in rows:
+        clients = r["client_cpu_ms"] * r["attempts_per_s"] / 1000
+        text = (f"- {r['backend']}: the {r['clients']} client processes used {clients:.2f} CPU cores")
+        if r["server_cpu_ms"] is not None:
+            server = r["server_cpu_ms"] * r["attempts_per_s"] / 1000
+            text += f" and their PostgreSQL backends {server:.2f}"
+        text += (f", of the {os.cpu_count()} this machine has; it was {100 * r['machine_busy']:.0f} % "
+                 "busy over the run (other work included).")
+        lines.append(text)
     for r in rows:
         if r["errors"]:
             lines += ["", f"Errors on {r['backend']}:"] + [f"- {n} × {e}" for e, n in r["errors"].items()]
