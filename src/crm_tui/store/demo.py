@@ -458,7 +458,12 @@ def rng_choice(rng: random.Random, options: Sequence[Any]) -> Any:
 
 def _sqlite_load(store: StoreBase, chunks: Iterator[_Batch], progress: Progress | None,
                  total: int, *, fresh: bool = False, side: _SideIndex | None = None) -> None:
-    """One transaction: drop triggers and indexes, insert, rebuild indexes and FTS5, commit.
+    """One transaction: drop triggers and indexes, insert (indexing the search text chunk by
+    chunk), build the indexes, recreate the triggers, commit.
+
+    With a ``side`` index (fresh loads) the search text is indexed by another process and
+    copied in by a second transaction after the first: in between, the new customers are not
+    yet searchable (a fresh load normally holds the file under an exclusive lock meanwhile).
 
     ``fresh`` (no customer yet): the load leaves WAL for an in-memory rollback journal under an
     exclusive lock, so each page is written once (not to the WAL and again at the checkpoint);
@@ -532,8 +537,9 @@ class _SideIndex:
     """The search index of a fresh load, built by a third process in a side file.
 
     The worker hands each chunk's (id, search_text) to this process, which indexes them into an
-    FTS5 table of the same definition, on the core the writer leaves idle while it builds the
-    B-tree indexes. The writer then copies the finished FTS5 shadow tables (the index itself)
+    FTS5 table of the same definition, alongside the writer's inserts and index builds (which
+    leave a core partly idle). The side file is its own database, never attached to the writer
+    while this process writes it (a writer's transaction would lock it). The writer then copies the finished FTS5 shadow tables (the index itself)
     into its empty ``customer_fts``: a plain copy of pages instead of tokenising a million rows
     on the writer's core. If the process failed, the writer rebuilds the index itself.
     """
