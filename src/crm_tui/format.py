@@ -39,3 +39,23 @@ def due_phrase(item: Any) -> str:
     if days == 0:
         return _("due today")
     return _("in {n} days").format(n=-days)
+
+
+def columns(headers: list[str], rows: list[list[str]], *, max_width: int = 32) -> str:
+    """Rows as aligned plain-text columns, measured in terminal cells (张伟 is 4 wide).
+
+    Quicker than a Rich table by tens of milliseconds for a page of results, which is most of
+    what ``crm find`` costs beyond opening the store.
+    """
+    from rich.cells import cell_len, set_cell_size
+
+    def fit(text: str) -> str:
+        return text if cell_len(text) <= max_width else set_cell_size(text, max_width - 1) + "…"
+
+    cells = [[fit(text) for text in row] for row in [headers, *rows]]
+    widths = [max(cell_len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        padded = [text + " " * (width - cell_len(text)) for text, width in zip(row, widths, strict=True)]
+        lines.append("  ".join(padded).rstrip())
+    return "\n".join(lines)

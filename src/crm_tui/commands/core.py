@@ -35,6 +35,20 @@ def customer_table(customers: list[Any], title: str | None = None) -> Any:
     return table
 
 
+def customer_columns(customers: list[Any]) -> str:
+    """Search results as plain aligned columns (user text shown literally)."""
+    from crm_tui.format import columns, short_date
+    from crm_tui.textsafe import printable
+
+    headers = [_("id"), _("name"), _("company"), _("status"), _("tier"), _("owner"), _("phone"), _("next")]
+    rows = [
+        [str(c.id), printable(c.name), printable(c.company), c.status, c.tier or "",
+         printable(c.owner or _("open sea")), printable(c.phone), short_date(c.next_follow_up_at)]
+        for c in customers
+    ]
+    return columns(headers, rows)
+
+
 @app.command()
 def init(
     ctx: typer.Context,
@@ -137,7 +151,7 @@ def find(
         if json_out:
             emit_json([c.as_dict() for c in found])
         elif found:
-            console().print(customer_table(found))
+            typer.echo(customer_columns(found))
         else:
             typer.echo(_("No customers found."))
 

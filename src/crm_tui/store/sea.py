@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -49,7 +49,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import OperationalError
 
 from . import rules as rules_mod
@@ -200,6 +199,7 @@ _TAGS = (
 )
 
 
+@cache
 def _claim_in_one_statement() -> Select[Any]:
     """PostgreSQL: the claim, its ownership and audit events and the customer's tags at once.
 
@@ -220,6 +220,9 @@ def _claim_in_one_statement() -> Select[Any]:
         select(claimer, literal("customer"), claimed.c.id, literal("claim"), literal("owner"),
                null(), bindparam("login", type_=String), at),
     ).cte("audit")
+    # PostgreSQL-only statement; its dialect is imported here so SQLite users never load it.
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
     tags = (
         select(func.array_agg(aggregate_order_by(tag_t.c.name, tag_t.c.name)))
         .join(customer_tag_t, customer_tag_t.c.tag_id == tag_t.c.id)
@@ -229,7 +232,6 @@ def _claim_in_one_statement() -> Select[Any]:
     return select(*claimed.c, tags.label("tags")).add_cte(event, audit)
 
 
-_CLAIM_PG = _claim_in_one_statement()
 _LOCK_REP = select(rep_t.c.id).where(rep_t.c.id == bindparam("rep")).with_for_update(key_share=True)
 
 
@@ -338,7 +340,7 @@ class SeaOps(StoreBase):
             if self.is_sqlite:
                 won = conn.execute(_CLAIM, params).first()
             else:
-                won = conn.execute(_CLAIM_PG, params).first()
+                won = conn.execute(_claim_in_one_statement(), params).first()
             if won is None:
                 # Another rep's claim committed between our read and our update (PostgreSQL).
                 raise self._taken_now(conn, cid, actor)
