@@ -430,10 +430,12 @@ class StoreBase:
         """Serialise one rep's claims/adds so the cap and daily limit checks are race-free.
 
         On SQLite every write transaction already holds the write lock (BEGIN IMMEDIATE);
-        on PostgreSQL the rep's row lock orders the transactions of that one rep only.
+        on PostgreSQL the rep's row lock orders the transactions of that one rep only. It is
+        FOR NO KEY UPDATE, the same lock claims take, so rows that merely refer to the rep
+        (events, follow-ups) are not held up by it.
         """
         if not self.is_sqlite:
-            conn.execute(select(rep_t.c.id).where(rep_t.c.id == rep_id).with_for_update())
+            conn.execute(select(rep_t.c.id).where(rep_t.c.id == rep_id).with_for_update(key_share=True))
 
     def _check_private_cap(self, conn: Connection, rep_id: int, adding: int = 1) -> None:
         """Refuse when ``adding`` more customers would take rep ``rep_id`` past ``private_cap``."""
