@@ -121,8 +121,8 @@ def test_private_cap_refuses_the_claim_past_it(store, admin, alice, pool_custome
 
 def test_cap_zero_means_no_cap(store, admin, alice, pool_customer):
     store.set_rules(admin, {"private_cap": "0"})
-    for n in range(3):
-        store.claim(pool_customer(f"C{n}").id, alice)
+    claimed = [store.claim(pool_customer(f"C{n}").id, alice) for n in range(3)]
+    assert [c.owner for c in claimed] == ["alice"] * 3
 
 
 def test_daily_claim_limit_counts_per_rep_per_day(store, admin, alice, bob, pool_customer, clock):
