@@ -76,7 +76,8 @@ class Customer(SQLModel, table=True):
     tier: str | None = Field(default=None, sa_column=Column(String(1), index=True))
     notes: str | None = Field(default=None, sa_column=Column(Text))
     extra: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    owner_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
+    # No index of its own: the (owner_id, ...) indexes below serve every owner_id lookup.
+    owner_id: int | None = Field(default=None, foreign_key="rep.id")
     claimed_at: datetime | None = None
     last_follow_up_at: datetime | None = Field(default=None, index=True)
     next_follow_up_at: date | None = Field(default=None, index=True)
@@ -147,7 +148,8 @@ class Deal(SQLModel, table=True):
     owner_id: int | None = Field(default=None, foreign_key="rep.id")
     title: str = Field(sa_column=Column(String(200), nullable=False))
     amount: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
-    stage: str = Field(sa_column=Column(String(16), nullable=False, index=True))
+    # Indexed by ix_deal_stage_stats (stage first).
+    stage: str = Field(sa_column=Column(String(16), nullable=False))
     expected_close: date | None = None
     closed_at: datetime | None = None
     created_at: datetime

@@ -100,7 +100,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_customer_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_name_key'), ['name_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_next_follow_up_at'), ['next_follow_up_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_customer_owner_id'), ['owner_id'], unique=False)
         batch_op.create_index('ix_customer_owner_name', ['owner_id', 'name'], unique=False)
         batch_op.create_index('ix_customer_owner_next', ['owner_id', 'next_follow_up_at'], unique=False)
         batch_op.create_index('ix_customer_owner_stats', ['owner_id', 'tier', 'locked', 'claimed_at', 'last_follow_up_at', 'next_follow_up_at'], unique=False)
@@ -154,7 +153,6 @@ def upgrade() -> None:
     with op.batch_alter_table('deal', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_deal_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index('ix_deal_owner_stage', ['owner_id', 'stage'], unique=False)
-        batch_op.create_index(batch_op.f('ix_deal_stage'), ['stage'], unique=False)
         batch_op.create_index('ix_deal_stage_stats', ['stage', 'closed_at', 'customer_id', 'owner_id', 'amount'], unique=False)
 
     op.create_table('follow_up',
@@ -245,7 +243,6 @@ def downgrade() -> None:
     op.drop_table('follow_up')
     with op.batch_alter_table('deal', schema=None) as batch_op:
         batch_op.drop_index('ix_deal_stage_stats')
-        batch_op.drop_index(batch_op.f('ix_deal_stage'))
         batch_op.drop_index('ix_deal_owner_stage')
         batch_op.drop_index(batch_op.f('ix_deal_customer_id'))
 
@@ -268,7 +265,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_customer_owner_stats')
         batch_op.drop_index('ix_customer_owner_next')
         batch_op.drop_index('ix_customer_owner_name')
-        batch_op.drop_index(batch_op.f('ix_customer_owner_id'))
         batch_op.drop_index(batch_op.f('ix_customer_next_follow_up_at'))
         batch_op.drop_index(batch_op.f('ix_customer_name_key'))
         batch_op.drop_index(batch_op.f('ix_customer_name'))
