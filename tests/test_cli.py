@@ -208,3 +208,25 @@ def test_database_from_environment(tmp_path, monkeypatch):
     result = runner.invoke(app, ["init", "--json"])
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["database"] == path
+
+
+def test_demo_book_then_everyday_commands(blank_url):
+    """Issue 2's walk-through: `crm init --demo N`, then find, show, add, log, due and reps."""
+    assert crm_json(blank_url, "init", "--demo", "300")["demo_customers"] == 300
+    everything = crm_json(blank_url, "find", "", "--limit", "1000")
+    assert len(everything) == 300
+    assert 60 <= sum(1 for c in everything if c["owner"] is None) <= 160  # about a third pooled
+    chinese = next(c for c in everything if any("\u4e00" <= ch <= "\u9fff" for ch in c["name"]))
+    assert chinese["id"] in [c["id"] for c in crm_json(blank_url, "find", chinese["name"])]
+    portrait = crm_json(blank_url, "show", str(chinese["id"]))
+    assert portrait["id"] == chinese["id"] and "ownership_history" in portrait
+    mine = crm_json(blank_url, "find", "", "--mine", "--limit", "1000")
+    assert mine, "the person running init owns a share of the demo book"
+    logged = crm_json(blank_url, "log", str(mine[0]["id"]), "called back", "--next", "+2d")
+    assert logged["customer"]["next_follow_up_at"]
+    created = crm_json(blank_url, "add", "Brand New Customer Ltd", "--phone", "+1 415 555 0199")
+    assert created["id"] > max(c["id"] for c in everything)
+    assert isinstance(crm_json(blank_url, "due", "--days", "7"), list)
+    reps = crm_json(blank_url, "reps", "list")
+    assert len(reps) > 5 and any(r["role"] == "manager" for r in reps)
+    assert crm(blank_url, "show", "999999")[0] == 4
