@@ -37,14 +37,12 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    and_,
     bindparam,
     exists,
     func,
     insert,
     literal,
     null,
-    or_,
     select,
     tuple_,
     update,
@@ -66,7 +64,7 @@ from .base import (
     setting_t,
     tag_t,
 )
-from .deadlines import RecycleDeadline, recycle_deadline
+from .deadlines import RecycleDeadline, recycle_deadline, recycles_by
 from .domain import OPEN_STAGES
 from .engine import WRITE_OPTION
 from .errors import NotFound, PermissionDenied, RuleRefused, UsageError
@@ -642,22 +640,8 @@ class SeaOps(StoreBase):
         """
         has_won = exists().where(deal_t.c.customer_id == customer_t.c.id, deal_t.c.stage == "won")
         claimed, last = customer_t.c.claimed_at, customer_t.c.last_follow_up_at
-        fired = []
-        after = int(rules["recycle_after_days"])
-        if after > 0:
-            cutoff = now - timedelta(days=after)
-            fired.append(and_(
-                or_(claimed.is_not(None), last.is_not(None)),
-                or_(claimed.is_(None), claimed <= cutoff),
-                or_(last.is_(None), last <= cutoff),
-            ))
-        no_deal = int(rules["recycle_no_deal_days"])
-        if no_deal > 0:
-            fired.append(and_(claimed.is_not(None), claimed <= now - timedelta(days=no_deal), ~has_won))
-        conditions = [customer_t.c.owner_id.is_not(None), customer_t.c.locked.is_(False),
-                      or_(*fired) if fired else customer_t.c.id.is_(None)]
-        if rules["recycle_exempt_won"]:
-            conditions.append(~has_won)
+        conditions = [customer_t.c.owner_id.is_not(None),
+                      recycles_by(now, rules, whole_book=visible_to is None)]
         if visible_to is not None:
             conditions.append(self.visible(visible_to))
         return (

@@ -21,11 +21,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, exists, func, literal, or_, select
+from sqlalchemy import Connection, and_, case, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from . import analytics
 from .base import StoreBase, customer_select, customer_t, ownership_t, rep_t
+from .deadlines import recycles_by
 from .domain import OPEN_STAGES, STAGE_PROBABILITY, STAGES, TIERS
 from .records import Actor, Record
 from .tables import deal as deal_t
@@ -309,7 +310,7 @@ class StatsOps(StoreBase):
                 customer_t.c.tier,
                 func.count().label("owned"),
                 func.sum(case((customer_t.c.next_follow_up_at < today, 1), else_=0)).label("overdue"),
-                func.sum(case((self._recycles_by(horizon, rules, whole_book=_team_or_more(actor)), 1),
+                func.sum(case((recycles_by(horizon, rules, whole_book=_team_or_more(actor)), 1),
                               else_=0)).label("recycle_soon"),
             )
             .where(*self._owned_by(actor, rep_ids))
@@ -325,48 +326,6 @@ class StatsOps(StoreBase):
             line.overdue += int(row.overdue or 0)
             line.recycle_soon += int(row.recycle_soon or 0)
         return tiers
-
-    @staticmethod
-    def _recycles_by(
-        horizon: datetime, rules: dict[str, Any], *, whole_book: bool = True
-    ) -> ColumnElement[bool]:
-        """True for an owned customer that ``deadlines.recycle_deadline`` sends back to the open
-        sea at or before ``horizon`` (the same rule, written as SQL; ``tests/test_stats.py``
-        checks the two agree).
-
-        "Has a won deal" is tested last, only for customers whose dates already qualify. Over
-        a team or the whole book (``whole_book``) it is ``id IN (customers with a won deal)``,
-        a subquery without correlation that both databases build once (SQLite an ephemeral
-        index, PostgreSQL a hashed subplan); for one rep or a team, a correlated EXISTS probes
-        the deals of those few customers only."""
-        claimed, last = customer_t.c.claimed_at, customer_t.c.last_follow_up_at
-        if whole_book:
-            no_won = customer_t.c.id.not_in(
-                select(deal_t.c.customer_id).where(deal_t.c.stage == "won"))
-        else:
-            no_won = ~exists().where(deal_t.c.customer_id == customer_t.c.id,
-                                     deal_t.c.stage == "won")
-        exempt_won = bool(rules["recycle_exempt_won"])
-        fired: list[ColumnElement[bool]] = []
-        after = int(rules["recycle_after_days"])
-        if after > 0:
-            cutoff = horizon - timedelta(days=after)
-            fired.append(and_(
-                or_(claimed.is_not(None), last.is_not(None)),
-                or_(claimed.is_(None), claimed <= cutoff),
-                or_(last.is_(None), last <= cutoff),
-            ))
-        no_deal = int(rules["recycle_no_deal_days"])
-        if no_deal > 0:
-            dates = and_(claimed.is_not(None), claimed <= horizon - timedelta(days=no_deal))
-            # With won customers exempt anyway, the outer test below covers this one.
-            fired.append(dates if exempt_won else and_(dates, no_won))
-        if not fired:
-            return literal(False)
-        conditions = [customer_t.c.locked.is_(False), or_(*fired)]
-        if exempt_won:
-            conditions.append(no_won)
-        return and_(*conditions)
 
     # --- follow-ups ---------------------------------------------------------------------------
 
