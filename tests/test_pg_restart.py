@@ -4,7 +4,8 @@ The test starts a throwaway cluster of its own (initdb into a temporary director
 and socket directory), keeps one long-lived ``Store`` open on it as the TUI does, and restarts or
 stops the server underneath. The store's side of the contract:
 
-- after a restart the next operation just works (the pool's pre-ping replaces dead connections);
+- after a restart the next operation just works (a pooled connection whose socket the server
+  closed is pinged and replaced before use, engine._ping_idle_connections);
 - while the server is down every operation raises ``DatabaseUnavailable``, one sentence, and
   ``ping()`` / ``is_available()`` say so, so the app can show its banner and poll;
 - a write that fails never half-lands (one transaction per action), and retrying the same input

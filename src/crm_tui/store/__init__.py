@@ -5,6 +5,8 @@ It never imports Textual or Typer (``tests/test_architecture.py`` checks).
 
 from __future__ import annotations
 
+import logging
+
 from .clock import Clock, FixedClock
 from .errors import (
     AlreadyExists,
@@ -21,6 +23,10 @@ from .errors import (
 )
 from .records import Actor, CustomerRecord, Portrait
 from .store import Store, open_store
+
+# The store's warnings (a lost change notification, a watcher reconnecting) are for whoever
+# configures logging; without that they must not print tracebacks over a user's terminal.
+logging.getLogger("crm").addHandler(logging.NullHandler())
 
 __all__ = [
     "Actor", "AlreadyExists", "Clock", "Conflict", "CrmError", "CustomerRecord",

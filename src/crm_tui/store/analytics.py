@@ -347,7 +347,7 @@ class AnalyticsOps(DealOps):
         with self.write() as conn:
             if bulk:
                 changed = self._write_tiers_in_bulk(conn)
-                self._changed(conn, range(BULK_TIER_WRITE + 1))  # "everything changed"
+                self._changed(conn, None)
             else:
                 changed = len(changes)
                 if changes:

@@ -31,6 +31,7 @@ from . import rules as rules_mod
 from .clock import Clock
 from .engine import WRITE_OPTION, describe_url, make_engine
 from .errors import DatabaseUnavailable, NotFound, SchemaOutOfDate, UnknownRep
+from .notify import ChangeNotifier
 from .records import Actor, CustomerRecord
 from .schema_version import SCHEMA_HEAD
 from .tables import audit_event as audit_t
@@ -42,6 +43,11 @@ from .tables import setting as setting_t
 from .tables import tag as tag_t
 
 owner_rep = rep_t.alias("owner_rep")
+
+_CHANGED_KEY = "crm_changed"
+"""``conn.info`` key of the customer ids a ``write()`` will announce after its commit."""
+_EVERYTHING = -1
+"""Stands for "too many customers to name" among those ids."""
 released_rep = rep_t.alias("released_rep")
 
 CUSTOMER_COLUMNS = [
@@ -116,6 +122,8 @@ class StoreBase:
         self.clock = clock or Clock()
         self.backend = self.engine.dialect.name
         self.label = describe_url(url)
+        # SQLite clients poll PRAGMA data_version (live.py): nothing to send.
+        self.notifier = None if self.backend == "sqlite" else ChangeNotifier(self.engine)
         if check_schema:
             self.ensure_current()
 
@@ -132,20 +140,34 @@ class StoreBase:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` on SQLite): all of it or none of it."""
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite): all of it or none of it.
+
+        The customers it reports with ``_changed`` are announced to other clients only after
+        it committed (PostgreSQL; ``notify.ChangeNotifier`` says why), and not at all if it
+        rolled back.
+        """
+        changed: list[int] = []
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(**{WRITE_OPTION: True})
-                with conn.begin():
-                    yield conn
+                conn.info[_CHANGED_KEY] = changed
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    conn.info.pop(_CHANGED_KEY, None)
         except OperationalError as exc:
             raise self._unavailable(exc) from exc
+        if changed and self.notifier is not None:
+            self.notifier.add(None if _EVERYTHING in changed else changed)
 
     def _unavailable(self, exc: OperationalError) -> DatabaseUnavailable:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         return DatabaseUnavailable(f"The database {self.label} cannot be used: {reason}.")
 
     def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close()
         self.engine.dispose()
 
     @property
@@ -384,13 +406,14 @@ class StoreBase:
             ],
         )
 
-    def _changed(self, conn: Connection, customer_ids: Iterable[int]) -> None:
-        """Tell other clients these customers changed (PostgreSQL NOTIFY; SQLite needs nothing)."""
-        if self.is_sqlite:
-            return
-        ids = sorted(set(customer_ids))
-        payload = ",".join(str(cid) for cid in ids[:500]) if len(ids) <= 500 else "*"
-        conn.execute(text("SELECT pg_notify('crm_changes', :payload)"), {"payload": payload})
+    def _changed(self, conn: Connection, customer_ids: Iterable[int] | None) -> None:
+        """Tell other clients these customers changed (None: too many to name), once this
+        ``write()`` commits (PostgreSQL NOTIFY; SQLite clients poll and need nothing)."""
+        pending: list[int] = conn.info[_CHANGED_KEY]
+        if customer_ids is None:
+            pending.append(_EVERYTHING)
+        else:
+            pending.extend(customer_ids)
 
     def after_init(self) -> None:
         """Backend set-up after migrations in ``crm init`` (PostgreSQL roles and policies)."""

@@ -23,9 +23,7 @@ commits; every refusal is a ``RuleRefused`` naming its rule.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
@@ -47,7 +45,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.exc import OperationalError
 
 from . import rules as rules_mod
 from . import validate
@@ -66,7 +63,6 @@ from .base import (
 )
 from .deadlines import RecycleDeadline, recycle_deadline, recycles_by
 from .domain import OPEN_STAGES
-from .engine import WRITE_OPTION
 from .errors import NotFound, PermissionDenied, RuleRefused, UsageError
 from .records import Actor, CustomerRecord, Record
 from .tables import deal as deal_t
@@ -76,7 +72,6 @@ RECYCLE_BATCH = 500
 RECYCLE_STALE_AFTER = timedelta(hours=1)
 """The app recycles at start when the last run is older than this."""
 _ID_CHUNK = 2000
-_ANNOUNCE_KEY = "crm_sea_announce"
 """Ids per ``IN (...)`` list: well inside SQLite's and PostgreSQL's parameter limits."""
 
 # The customer's own columns a CustomerRecord is built from (base.CUSTOMER_COLUMNS minus joins).
@@ -294,7 +289,7 @@ class SeaOps(StoreBase):
         rep released or lost to recycling within ``reclaim_cooldown_days``.
         """
         cid, actor = _customer_and_actor(customer_id, actor)
-        with self._move() as conn:
+        with self.write() as conn:
             now = self.clock.now()
             rules, facts = self._claim_facts(conn, actor, cid, now)
             if facts is None:
@@ -352,7 +347,7 @@ class SeaOps(StoreBase):
                 tags = self._tags(conn, cid)
             else:
                 tags = list(won.tags or [])
-            self._announce(conn, [cid])
+            self._changed(conn, [cid])
             # The claimer is the owner and nobody released it: no join needed for the record.
             record = {key: value for key, value in won._mapping.items() if key != "tags"}
             return self._record(
@@ -431,7 +426,7 @@ class SeaOps(StoreBase):
         """
         cid, actor = _customer_and_actor(customer_id, actor)
         clean_reason = validate.text("reason", reason, limit=500)
-        with self._move() as conn:
+        with self.write() as conn:
             self._require_active(conn, actor)
             row = self._visible_customer_row(conn, actor, cid)
             if row.owner_id is None:
@@ -491,7 +486,7 @@ class SeaOps(StoreBase):
         if moved:
             self._ownership(conn, moved, kind, actor, from_id, None, reason, at=now)
             self._audit_owner_change(conn, actor, moved, kind, from_id, None)
-            self._announce(conn, moved)
+            self._changed(conn, moved)
         return moved
 
     # --- lock ---------------------------------------------------------------------------------
@@ -508,7 +503,7 @@ class SeaOps(StoreBase):
 
     def _set_locked(self, customer_id: int, actor: Actor, locked: bool) -> CustomerRecord:
         verb = "lock" if locked else "unlock"
-        with self._move() as conn:
+        with self.write() as conn:
             self._require_active(conn, actor)
             row = self._visible_customer_row(conn, actor, customer_id)
             if row.owner_id is None:
@@ -548,7 +543,7 @@ class SeaOps(StoreBase):
                     "taken", f"Customer {customer_id} changed hands while you tried to {verb} it."
                 )
             self._audit(conn, actor, "customer", customer_id, verb, {"locked": (not locked, locked)})
-            self._announce(conn, [customer_id])
+            self._changed(conn, [customer_id])
             return self._owned_record(conn, customer_id)
 
     # --- recycle ------------------------------------------------------------------------------
@@ -576,7 +571,7 @@ class SeaOps(StoreBase):
         after_id = 0
         examined = 0
         while True:
-            with (self.read() if dry_run else self._move()) as conn:
+            with (self.read() if dry_run else self.write()) as conn:
                 rules = self.rules(conn)
                 now = self.clock.now()
                 rows = conn.execute(
@@ -696,7 +691,7 @@ class SeaOps(StoreBase):
             ])
             items += [RecycleItem(row.id, row.name, row.owner_login, d.rule, d.at) for row, d in done]
         if items:
-            self._announce(conn, [item.customer_id for item in items])
+            self._changed(conn, [item.customer_id for item in items])
         items.sort(key=lambda item: item.customer_id)
         return items
 
@@ -732,7 +727,7 @@ class SeaOps(StoreBase):
         if bool(ids) == bool(all_customers):
             raise UsageError("Name the customers to transfer, or use --all (not both).")
         clean_reason = validate.text("reason", reason, limit=500)
-        with self._move() as conn:
+        with self.write() as conn:
             self._require_active(conn, actor)
             source = self._rep_by_login(conn, from_login)
             target = self._rep_by_login(conn, to_login)
@@ -797,7 +792,7 @@ class SeaOps(StoreBase):
         if moved:
             self._ownership(conn, moved, "transferred", actor, from_id, to_id, reason, at=now)
             self._audit_owner_change(conn, actor, moved, "transfer", from_id, to_id)
-            self._announce(conn, moved)
+            self._changed(conn, moved)
         return moved
 
     def _over_cap(self, conn: Connection, rep_id: int) -> bool:
@@ -822,7 +817,7 @@ class SeaOps(StoreBase):
             raise PermissionDenied("Only an admin may deactivate reps.")
         if transfer_to and to_pool:
             raise UsageError("Choose one of --transfer-to LOGIN and --to-pool.")
-        with self._move() as conn:
+        with self.write() as conn:
             self._require_active(conn, actor)
             rep = self._rep_by_login(conn, login)
             if rep.id == actor.id:
@@ -911,45 +906,6 @@ class SeaOps(StoreBase):
         ]
 
     # --- shared -------------------------------------------------------------------------------
-
-    @contextmanager
-    def _move(self) -> Iterator[Connection]:
-        """A write transaction, as ``write()``, whose change notification follows its COMMIT.
-
-        A NOTIFY inside a transaction makes PostgreSQL serialise the commits of all notifying
-        transactions, each one's WAL flush included: measured here with pgbench, 16 clients
-        managed 300 such commits/s, and 1,400/s with the notification sent after the commit.
-        So a move announces itself once committed, on the same connection in autocommit (one
-        round trip, no second checkout). If the process dies between the two, that one
-        notification is lost; the change itself is committed either way.
-        """
-        changed: list[int] = []
-        try:
-            with self.engine.connect() as conn:
-                conn.execution_options(**{WRITE_OPTION: True})
-                conn.info[_ANNOUNCE_KEY] = changed
-                try:
-                    with conn.begin():
-                        yield conn
-                finally:
-                    conn.info.pop(_ANNOUNCE_KEY, None)
-                if changed and not self.is_sqlite:
-                    try:
-                        conn.execution_options(isolation_level="AUTOCOMMIT")
-                        self._changed(conn, changed)
-                    except OperationalError:
-                        logging.getLogger("crm").warning("a change notification was lost",
-                                                         exc_info=True)
-        except OperationalError as exc:
-            raise self._unavailable(exc) from exc
-
-    def _announce(self, conn: Connection, customer_ids: Iterable[int]) -> None:
-        """Tell other clients these customers changed: after the commit inside ``_move()``."""
-        pending = conn.info.get(_ANNOUNCE_KEY)
-        if pending is None:
-            self._changed(conn, customer_ids)
-        else:
-            pending.extend(customer_ids)
 
     def _lock_rep_row(self, conn: Connection, rep_id: int) -> None:
         """``_lock_rep`` with ``FOR NO KEY UPDATE``: it orders this rep's claims, locks and moves,
