@@ -73,7 +73,7 @@ def sections(store: Any, actor: Any) -> dict[str, float]:
             lambda: tiers.update(store._customer_figures(conn, actor, ids, rules, lines)))
         times["follow-ups 7d/30d"] = timed(lambda: store._follow_up_figures(conn, ids, lines))
         times["pipeline and wins"] = timed(lambda: store._deal_figures(conn, actor, ids, lines))
-        times["RFM"] = timed(lambda: store._rfm(conn, actor, ids, sum(tiers.values())))
+        times["RFM"] = timed(lambda: store._rfm(conn, actor, ids))
         times["open sea weeks"] = timed(lambda: store._pool_figures(conn))
     return times
 
@@ -118,10 +118,14 @@ def main() -> None:
         print(f"| {role} ({actor.login}) | {len(board.reps)} | {cold:.3f} | "
               f"{statistics.median(warm):.3f} | {max(warm):.3f} | {statistics.median(cpu):.3f} |")
     print()
-    print("| query (admin, warm) | s |")
-    print("|---|---|")
-    for name, seconds in sections(store, admin).items():
-        print(f"| {name} | {seconds:.3f} |")
+    print("Each section on its own, one after the other on one connection (warm; the dashboard")
+    print("runs them on parallel connections):")
+    print()
+    print("| section | " + " | ".join(f"{role} s" for role, _ in who) + " |")
+    print("|---|" + "---|" * len(who))
+    columns = [sections(store, actor) for _, actor in who]
+    for name in columns[0]:
+        print(f"| {name} | " + " | ".join(f"{column[name]:.3f}" for column in columns) + " |")
     store.close()
 
 
