@@ -17,6 +17,7 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from crm_tui.cli import app
+from crm_tui.store import stats
 from crm_tui.store.base import customer_t
 from crm_tui.store.deadlines import recycle_deadline
 from crm_tui.store.stats import POOL_WEEKS, deal_t
@@ -330,3 +331,27 @@ def test_crm_stats_json_and_text(store, admin, alice, bob, carol, db_url):
     assert text.exit_code == 0, text.stderr
     assert "alice" in text.stdout and "bob" not in text.stdout
     assert "proposal" in text.stdout and "Open sea" in text.stdout
+
+
+# --- sections on parallel connections -----------------------------------------------------------
+
+
+def test_sections_in_parallel_give_the_same_dashboard_as_one_after_another(
+    store, admin, alice, bob, carol, east_manager, clock, monkeypatch
+):
+    """The dashboard's sections run on separate connections and threads, each filling in its own
+    figures of the rep lines; the result is the one a single sequential pass gives."""
+    _book(store, alice, bob, carol, admin)
+    late = add(store, alice, "Late")
+    store.log_follow_up(alice, late.id, "call back", next_at=clock.today() + timedelta(days=1))
+    store.add_deal(alice, late.id, "Win", "250", stage="won")
+    clock.advance(days=3)
+    for actor in (admin, east_manager, alice):
+        monkeypatch.setattr(stats, "DASHBOARD_WORKERS", 3)
+        parallel = store.dashboard(actor).as_dict()
+        monkeypatch.setattr(stats, "DASHBOARD_WORKERS", 1)
+        sequential = store.dashboard(actor).as_dict()
+        assert parallel == sequential
+        # Every customer in scope is in one RFM segment (RFM counts its own prospects).
+        assert sum(parallel["rfm"].values()) == sum(parallel["tiers"].values())
+        assert any(rep["overdue"] for rep in parallel["reps"])
