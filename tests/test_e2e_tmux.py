@@ -89,6 +89,8 @@ def terminal(crm_db: str) -> Iterator[Terminal]:
 
 
 def test_search_in_the_real_crm(terminal: Terminal):
+    terminal.wait_for(lambda s: "Due today" in s and "Follow-up log" in s, "Due today, where crm opens")
+    terminal.keys("1")
     screen = terminal.wait_for(lambda s: "My customers · 9 customers" in s, "the list")
     assert "张伟" in screen and "李娜" in screen and "单丽丽" not in screen
     terminal.keys("/")
@@ -104,4 +106,4 @@ def test_search_in_the_real_crm(terminal: Terminal):
     terminal.keys("Escape")
     terminal.wait_for(lambda s: "Clear search" not in s, "the search box left")
     terminal.keys("q")
-    terminal.wait_for(lambda s: "My customers" not in s, "crm closed")
+    terminal.wait_for(lambda s: "My customers" not in s and "Due today" not in s, "crm closed")

@@ -73,6 +73,36 @@ async def due_screen(pilot) -> FollowUpsScreen:
 
 
 @pilot_test
+async def test_crm_opens_on_due_today_unless_the_config_says_otherwise(book):
+    """DESIGN §1: a rep's morning starts on *Due today*; ``start_screen`` picks another."""
+    from crm_tui.config import Settings
+    from crm_tui.screens.customer_list import CustomerListScreen
+
+    store, admin, _ids = book
+    async with app_for(store, admin).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, FollowUpsScreen)
+        assert pilot.app.screen.loads == 1 and pilot.app.screen.due_items
+    app = make_app(store, admin, Settings(start_screen="customers"), clock=store.clock,
+                   cursor_blink=False, watch_changes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, CustomerListScreen)
+
+
+def test_a_start_screen_that_does_not_exist_is_refused(tmp_path: Path):
+    from crm_tui.config import load_settings
+    from crm_tui.store import UsageError
+
+    config = tmp_path / "config.toml"
+    config.write_text('start_screen = "inbox"\n', encoding="utf-8")
+    with pytest.raises(UsageError, match="start_screen must be one of due, customers"):
+        load_settings(config)
+    config.write_text('start_screen = "open_sea"\n', encoding="utf-8")
+    assert load_settings(config).start_screen == "open_sea"
+
+
+@pilot_test
 async def test_due_today_first_overdue_then_due_then_close_to_recycling(book):
     store, admin, ids = book
     app = app_for(store, admin)

@@ -82,7 +82,8 @@ def book(sqlite_url: str, clock) -> Iterator[tuple[Store, Actor, dict[str, int]]
 
 
 def app_for(store: Store, actor: Actor) -> CrmApp:
-    return make_app(store, actor, clock=store.clock, cursor_blink=False, watch_changes=False)
+    return make_app(store, actor, clock=store.clock, cursor_blink=False, watch_changes=False,
+                    start_mode="customers")
 
 
 async def open_portrait(pilot, customer_id: int) -> PortraitScreen:

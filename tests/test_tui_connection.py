@@ -163,7 +163,8 @@ async def test_a_real_postgresql_stop_and_start_under_the_app(own_cluster):  # n
         me = resolve_actor(store)
         for name in ("Alpha Trading", "Beta Foods", "Gamma Steel"):
             store.add_customer(me, {"name": name})
-        app = make_app(store, me, clock=store.clock, cursor_blink=False, watch_changes=False)
+        app = make_app(store, me, clock=store.clock, cursor_blink=False, watch_changes=False,
+                       start_mode="customers")
         app.RECONNECT_SECONDS = 0.2
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)

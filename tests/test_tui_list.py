@@ -48,7 +48,8 @@ def book(book_template: Path, tmp_path: Path, clock) -> Iterator[tuple[Store, Ac
 
 def app_for(book) -> CrmApp:
     store, admin, _ids = book
-    return make_app(store, admin, clock=store.clock, cursor_blink=False, watch_changes=False)
+    return make_app(store, admin, clock=store.clock, cursor_blink=False, watch_changes=False,
+                    start_mode="customers")
 
 
 async def settle(pilot) -> None:
@@ -248,7 +249,7 @@ async def test_keymap_from_settings_remaps_a_binding(book):
 
     store, admin, _ids = book
     app = make_app(store, admin, Settings(keymap={"list.sort": "o"}), clock=store.clock,
-                   cursor_blink=False, watch_changes=False)
+                   cursor_blink=False, watch_changes=False, start_mode="customers")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("o")

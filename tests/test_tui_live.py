@@ -32,7 +32,7 @@ def names(table: CustomerTable) -> list[str]:
 @pilot_test
 async def test_another_process_write_appears_in_the_open_list(store, admin, db_url):
     store.add_customer(admin, {"name": "欧阳娜娜"})
-    app = make_app(store, admin, cursor_blink=False)
+    app = make_app(store, admin, cursor_blink=False, start_mode="customers")
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause(0.3)
         await app.workers.wait_for_complete()

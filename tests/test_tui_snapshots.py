@@ -53,7 +53,7 @@ def crm_app(book_file: Path, tmp_path: Path) -> Iterator[Callable[[], CrmApp]]:
         store = Store(str(path), clock=clock)
         stores.append(store)
         return make_app(store, store.actor("boss"), clock=clock, database_label="/srv/crm/crm.db",
-                        cursor_blink=False, watch_changes=False)
+                        cursor_blink=False, watch_changes=False, start_mode="customers")
 
     with utc_local_time():
         yield build

@@ -13,6 +13,7 @@ Start-up: the first frame does not wait for the store. ``crm`` builds the app wi
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import time
@@ -70,7 +71,8 @@ class CrmApp(App[None]):
         "open_sea": _later("crm_tui.screens.open_sea", "OpenSeaScreen"),
         "dashboard": _later("crm_tui.screens.dashboard", "DashboardScreen"),
     }
-    DEFAULT_MODE = "customers"
+    DEFAULT_MODE = "due"
+    """``crm`` opens on *Due today* (DESIGN §1); ``start_screen`` in the config file changes it."""
     COMMANDS = App.COMMANDS | {CustomerCommands, ViewCommands}
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -99,7 +101,12 @@ class CrmApp(App[None]):
         cursor_blink: bool = True,
         watch_changes: bool = True,
         recycle_at_start: bool = True,
+        start_mode: str | None = None,
     ) -> None:
+        mode = start_mode or (settings.start_screen if settings is not None else None)
+        if mode:
+            # Read by App.__init__: the screen the app opens on.
+            self.DEFAULT_MODE = mode  # type: ignore[misc]
         super().__init__()
         if store is None and opener is None:
             raise ValueError("CrmApp needs a store or an opener")
@@ -181,7 +188,13 @@ class CrmApp(App[None]):
             self.sub_title = _("opening {database}…").format(database=label)
 
     def first_rows_shown(self) -> None:
-        """The list drew its first rows: record the moment for ``bench/bench_tui.py``."""
+        """The first screen drew its first rows from the store: start-up is over.
+
+        Records the moment for ``bench/bench_tui.py``, and lets the garbage collector run again
+        (``launcher`` pauses it while the modules load: tens of thousands of new objects, none
+        of them garbage, would set off a dozen pointless collections).
+        """
+        gc.enable()
         if self._ready_file:
             path, self._ready_file = self._ready_file, None
             partial_path = f"{path}.partial"
@@ -328,13 +341,15 @@ def make_app(
     cursor_blink: bool = True,
     watch_changes: bool = True,
     recycle_at_start: bool = True,
+    start_mode: str | None = None,
 ) -> CrmApp:
     """The one factory for ``crm`` and the tests.
 
     Either an open ``store`` and its ``actor`` (tests), or an ``opener`` that opens them in a
     worker after the first frame (``crm``). ``database_label`` names the database in the header
     (default: the store's label), so it shows before the store is open and tests can fix it.
+    ``start_mode`` (a key of ``CrmApp.MODES``) overrides the screen it opens on.
     """
     return CrmApp(store, actor, settings, clock, opener=opener, database_label=database_label,
                   cursor_blink=cursor_blink, watch_changes=watch_changes,
-                  recycle_at_start=recycle_at_start)
+                  recycle_at_start=recycle_at_start, start_mode=start_mode)

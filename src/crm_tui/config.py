@@ -39,6 +39,10 @@ def config_file() -> Path:
     return Path(user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
 
 
+START_SCREENS = ("due", "customers", "open_sea", "dashboard")
+"""The values ``start_screen`` may take: the app's modes (keys 2, 1, 3, 4)."""
+
+
 @dataclass
 class Settings:
     """What the config file may set."""
@@ -49,6 +53,9 @@ class Settings:
     """Binding id -> keys, applied with ``App.set_keymap``."""
     theme: str | None = None
     """Textual theme name."""
+    start_screen: str | None = None
+    """The screen ``crm`` opens on: due (the default, *Due today*), customers, open_sea or
+    dashboard."""
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -61,10 +68,19 @@ def load_settings(path: Path | None = None) -> Settings:
         from crm_tui.store.errors import UsageError
 
         raise UsageError(f"The config file {path} cannot be read: {exc}.") from None
+    start_screen = raw.get("start_screen")
+    if start_screen is not None and start_screen not in START_SCREENS:
+        from crm_tui.store.errors import UsageError
+
+        raise UsageError(
+            f"The config file {path}: start_screen must be one of {', '.join(START_SCREENS)}, "
+            f"not {start_screen!r}."
+        )
     return Settings(
         database=raw.get("database"),
         keymap=dict(raw.get("keymap", {})),
         theme=raw.get("theme"),
+        start_screen=start_screen,
     )
 
 

@@ -15,12 +15,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from crm_tui.i18n import _
 from crm_tui.screens.base import CrmScreen
 from crm_tui.textsafe import printable
 from crm_tui.widgets.customer_table import CustomerTable
+from crm_tui.widgets.footer import KeyFooter
 from crm_tui.widgets.search_bar import SearchBar
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class CustomerListScreen(CrmScreen):
         yield SearchBar(id="search")
         yield Static(id="list-status", markup=False)
         yield CustomerTable(id="customers", today=self.app.today)
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(CustomerTable).focus()

@@ -18,12 +18,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import DataTable, Header, Input, Select, Static
 
 from crm_tui.format import due_phrase, short_date, short_datetime
 from crm_tui.i18n import _
 from crm_tui.screens.base import CrmScreen
 from crm_tui.textsafe import printable
+from crm_tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from crm_tui.store.records import DueItem, FollowUpRecord
@@ -106,7 +107,7 @@ class FollowUpsScreen(CrmScreen):
             log.add_columns(_("when"), _("customer"), _("rep"), _("channel"), _("summary"), _("next"))
             yield log
         yield Static("", id="log-status", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         for widget in self.query(Input):
@@ -188,6 +189,8 @@ class FollowUpsScreen(CrmScreen):
         if not event.items:
             title = _("Due today: nothing due — well done")
         self.query_one("#due-title", Static).update(title)
+        if not self.loads:
+            self.call_after_refresh(self.app.first_rows_shown)  # type: ignore[attr-defined]
         self.loads += 1
 
     @on(LogLoaded)

@@ -16,7 +16,6 @@ from textual.widgets import (
     Button,
     Checkbox,
     DataTable,
-    Footer,
     Input,
     Label,
     ProgressBar,
@@ -27,6 +26,7 @@ from textual.widgets import (
 from crm_tui.i18n import _
 from crm_tui.screens.base import CrmScreen
 from crm_tui.textsafe import printable
+from crm_tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from crm_tui.store import Actor, Store
@@ -88,7 +88,7 @@ class ImportScreen(CrmScreen):
         yield DataTable(id="import-mapping", cursor_type="row", zebra_stripes=True)
         yield ProgressBar(id="import-progress", show_eta=False)
         yield Static("", id="import-report", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#import-mapping", DataTable)

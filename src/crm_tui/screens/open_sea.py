@@ -23,13 +23,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from crm_tui.format import short_date
 from crm_tui.i18n import _
 from crm_tui.screens.base import CrmScreen
 from crm_tui.textsafe import printable
 from crm_tui.widgets.customer_table import Column, CustomerTable, cell_text
+from crm_tui.widgets.footer import KeyFooter
 from crm_tui.widgets.search_bar import SearchBar
 
 if TYPE_CHECKING:
@@ -183,7 +184,7 @@ class OpenSeaScreen(CrmScreen):
         yield CustomerTable(id="sea-table", columns=sea_columns(), cell=sea_cell,
                             today=self.app.today)  # type: ignore[attr-defined]
         yield Static(id="sea-detail", markup=False)
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.table.focus()

@@ -18,12 +18,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Button, Footer, Header, Label, Select, Static
+from textual.widgets import Button, Header, Label, Select, Static
 
 from crm_tui.i18n import _
 from crm_tui.screens.base import CrmScreen
 from crm_tui.textsafe import printable
 from crm_tui.widgets.customer_table import Column, CustomerTable
+from crm_tui.widgets.footer import KeyFooter
 from crm_tui.widgets.search_bar import SearchBar
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ class TransferScreen(CrmScreen):
             yield Button(_("Transfer marked"), variant="primary", id="transfer-marked")
             yield Button(_("Transfer all of this rep's customers"), variant="warning",
                          id="transfer-all")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self._show_status()

@@ -132,17 +132,29 @@ class FollowUpOps(StoreBase):
         limit: int = 50,
         offset: int = 0,
     ) -> list[FollowUpRecord]:
-        """Follow-ups on customers the actor may see, newest first, optionally filtered."""
-        statement = (
-            select(follow_up_t, customer_t.c.name.label("customer_name"), rep_t.c.login.label("rep_login"))
-            .select_from(
-                follow_up_t.join(customer_t, customer_t.c.id == follow_up_t.c.customer_id)
-                .join(rep_t, rep_t.c.id == follow_up_t.c.rep_id)
-            )
-            .where(self.visible(actor))
+        """Follow-ups on customers the actor may see, newest first, optionally filtered.
+
+        Only ``follow_up`` is in the FROM clause; the customer's name, the rep's login and the
+        visibility test are per-row subqueries. Joined, SQLite's planner started from the few
+        reps and sorted every follow-up (5.4 s on the 1M demo book); this way it walks
+        ``ix_follow_up_at`` (or ``ix_follow_up_rep_at``, ``ix_follow_up_customer_at`` when
+        filtered) newest first and stops at ``limit``.
+        """
+        customer_name = (
+            select(customer_t.c.name).where(customer_t.c.id == follow_up_t.c.customer_id)
+            .scalar_subquery()
         )
+        rep_login = select(rep_t.c.login).where(rep_t.c.id == follow_up_t.c.rep_id).scalar_subquery()
+        statement = select(follow_up_t, customer_name.label("customer_name"),
+                           rep_login.label("rep_login"))
+        if not actor.is_admin:
+            statement = statement.where(
+                exists().where(customer_t.c.id == follow_up_t.c.customer_id, self.visible(actor))
+            )
         if rep:
-            statement = statement.where(rep_t.c.login == rep)
+            statement = statement.where(
+                follow_up_t.c.rep_id == select(rep_t.c.id).where(rep_t.c.login == rep).scalar_subquery()
+            )
         if channel:
             statement = statement.where(follow_up_t.c.channel == validate.channel(channel))
         if since:
