@@ -14,12 +14,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from crm_tui.i18n import _
@@ -47,19 +49,41 @@ FOLLOW_UP_WINDOW = 50
 OWNER_ACTIONS = ("follow_up", "edit", "new_deal", "move_deal", "add_contact", "release", "lock")
 
 
+class _OnceFooter(Footer):
+    """The key footer, redrawn once per refresh however often the keys change before it.
+
+    Textual's footer rebuilds all its keys on every "bindings changed" signal; a screen just
+    pushed sends two (focus, then the screen stack), and each rebuild mounts and styles a dozen
+    widgets (~20 ms here). The rebuild reads the bindings when it runs, so one is enough.
+    """
+
+    _rebuild_pending = False
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        self._bindings_ready = True
+        if not screen.app.app_focus or self._rebuild_pending:
+            return
+        if self.is_attached and screen is self.screen:
+            self._rebuild_pending = True
+            self.call_after_refresh(self._rebuild)
+
+    async def _rebuild(self) -> None:
+        self._rebuild_pending = False
+        await self.recompose()
+
+
 class PortraitScreen(CrmScreen):
     """One customer: details, value, contacts, deals, follow-ups and history."""
 
+    # Few widgets on purpose (issue 5: open in <= 100 ms): every widget costs a compose, a CSS
+    # match, a layout and a render pass, so the left column is three Statics (card, value,
+    # everything else as one Rich group) and the right one a title and the timeline.
     DEFAULT_CSS = """
-    PortraitScreen #portrait-status { height: auto; padding: 0 2; color: $text-muted; }
-    PortraitScreen #portrait-status.-hidden { display: none; }
     PortraitScreen #portrait-body { height: 1fr; }
     PortraitScreen #portrait-left { width: 3fr; padding: 0 1; }
     PortraitScreen #portrait-right { width: 2fr; padding: 0 1; border-left: vkey $primary 50%; }
     PortraitScreen .portrait-block { height: auto; margin-bottom: 1; }
     PortraitScreen #portrait-card { padding: 0 1; background: $boost; }
-    PortraitScreen #portrait-history { display: none; }
-    PortraitScreen #portrait-history.-shown { display: block; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -115,34 +139,42 @@ class PortraitScreen(CrmScreen):
         self._shown_keys_state = self._keys_state()
         self.first_drawn_at: float | None = None
         """``time.perf_counter()`` after the first portrait was painted (``bench_portrait.py``)."""
+        self.first_drawn_cpu: float | None = None
+        """``time.process_time()`` at the same moment (CPU of the whole process, every thread)."""
 
     # --- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        if self.app.store is not None:  # type: ignore[attr-defined]
+            # Read now, while the widgets are built: the portrait often arrives before the
+            # first frame, which then is the only one (no empty frame painted first).
+            self.load()
         yield Header()
-        yield Static(_("Loading customer #{id}…").format(id=self.customer_id), id="portrait-status",
-                     markup=False)
         with Horizontal(id="portrait-body"):
             with VerticalScroll(id="portrait-left"):
-                yield Static(id="portrait-card", classes="portrait-block")
+                # Says "Loading…" (or why the customer cannot be shown) until the portrait arrives.
+                yield Static(_("Loading customer #{id}…").format(id=self.customer_id),
+                             id="portrait-card", classes="portrait-block", markup=False)
                 yield ValueBadges(id="portrait-value", classes="portrait-block")
+                # Tags, notes, extra fields, contacts, deals, ownership and change history.
                 yield Static(id="portrait-details", classes="portrait-block")
-                yield Static(id="portrait-contacts", classes="portrait-block")
-                yield Static(id="portrait-deals", classes="portrait-block")
-                yield Static(id="portrait-ownership", classes="portrait-block")
-                yield Static(id="portrait-history", classes="portrait-block")
             with VerticalScroll(id="portrait-right"):
                 yield Static(section_title(_("Follow-ups")), id="timeline-title")
                 yield Timeline(id="portrait-timeline")
-        yield Footer()
+        yield _OnceFooter()
 
     def on_mount(self) -> None:
         app = self.app
         app.customers_changed.subscribe(self, self._customers_changed)  # type: ignore[attr-defined]
-        if app.store is not None:  # type: ignore[attr-defined]
-            self.load()
-        else:
+        if app.store is None:  # type: ignore[attr-defined]
             app.store_ready.subscribe(self, lambda _data: self.load())  # type: ignore[attr-defined]
+
+    def on_unmount(self) -> None:
+        # A signal keeps its subscriber until the next publish: without this, every portrait
+        # opened and closed stays in memory (and makes each garbage collection slower).
+        app = self.app
+        app.customers_changed.unsubscribe(self)  # type: ignore[attr-defined]
+        app.store_ready.unsubscribe(self)  # type: ignore[attr-defined]
 
     # --- loading ------------------------------------------------------------------------------
 
@@ -171,18 +203,9 @@ class PortraitScreen(CrmScreen):
         self.portrait = portrait
         self.load_count += 1
         today = self.app.today()  # type: ignore[attr-defined]
-        self.query_one("#portrait-status", Static).add_class("-hidden")
         self.query_one("#portrait-card", Static).update(header_card(portrait, today))
         self.query_one(ValueBadges).show_value(portrait.value)
-        self.query_one("#portrait-details", Static).update(details_text(portrait.customer))
-        self._block("#portrait-contacts", _("Contacts"), contacts_table(portrait.contacts))
-        self._block("#portrait-deals", _("Deals"), deals_table(portrait.deals))
-        self._block("#portrait-ownership", _("Ownership history"), ownership_table(portrait.ownership))
-        history = self.query_one("#portrait-history", Static)
-        history.set_class(self.show_history, "-shown")
-        if self.show_history:
-            body = audit_table(portrait.audit) if portrait.audit else Text(_("No changes recorded."))
-            self._block("#portrait-history", _("Change history"), body)
+        self.query_one("#portrait-details", Static).update(self._details(portrait))
         timeline = self.query_one(Timeline)
         timeline.show_follow_ups(portrait.follow_ups, event.view.older_follow_ups)
         title = _("Follow-ups ({n})").format(n=event.view.follow_up_total)
@@ -205,19 +228,29 @@ class PortraitScreen(CrmScreen):
                                 severity="warning", markup=False)
 
     def _first_drawn(self) -> None:
+        self.first_drawn_cpu = time.process_time()
         self.first_drawn_at = time.perf_counter()
 
-    def _block(self, selector: str, title: str, body: Any) -> None:
-        from rich.console import Group
-
-        self.query_one(selector, Static).update(Group(section_title(title), body))
+    def _details(self, portrait: Portrait) -> Group:
+        """Everything below the value line, as one renderable (one widget to lay out)."""
+        parts: list[RenderableType] = [
+            details_text(portrait.customer), Text(""),
+            section_title(_("Contacts")), contacts_table(portrait.contacts), Text(""),
+            section_title(_("Deals")), deals_table(portrait.deals), Text(""),
+            section_title(_("Ownership history")), ownership_table(portrait.ownership),
+        ]
+        if self.show_history:
+            body = audit_table(portrait.audit) if portrait.audit else Text(_("No changes recorded."))
+            parts += [Text(""), section_title(_("Change history")), body]
+        return Group(*parts)
 
     @on(Unavailable)
     def _unavailable(self, event: Unavailable) -> None:
         self.portrait = None
-        status = self.query_one("#portrait-status", Static)
-        status.update(Text(str(event.error), style="bold"))
-        status.remove_class("-hidden")
+        self.query_one("#portrait-card", Static).update(Text(str(event.error), style="bold"))
+        self.query_one(ValueBadges).update("")
+        self.query_one("#portrait-details", Static).update("")
+        self.query_one(Timeline).show_follow_ups([], 0)
         self.refresh_bindings()
 
     # --- which keys apply -----------------------------------------------------------------------
