@@ -17,8 +17,9 @@ open sea's weeks. The sections are independent and run on parallel connections
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -204,7 +205,7 @@ class StatsOps(StoreBase):
         threads (an in-memory SQLite database lives in one connection)."""
 
         def run(section: Callable[[Connection], Any]) -> Any:
-            with self.read() as conn:
+            with self._section_read() as conn:
                 return section(conn)
 
         workers = min(DASHBOARD_WORKERS, len(sections))
@@ -217,6 +218,16 @@ class StatsOps(StoreBase):
             except BaseException:
                 pool.shutdown(cancel_futures=True)  # don't start the sections still waiting
                 raise
+
+    @contextmanager
+    def _section_read(self) -> Iterator[Connection]:
+        """The read transaction one section of the dashboard runs in."""
+        with self.read() as conn:
+            if not self.is_sqlite:
+                # RFM hashes the won customers against the customers: with PostgreSQL's default
+                # 4 MB of work_mem the hash spills to disk (0.78 s at 1M against 0.47 s).
+                conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+            yield conn
 
     def claim_status(self, actor: Actor) -> ClaimStatus:
         """My private-sea size and today's claims, against ``private_cap`` and ``daily_claim_limit``."""
