@@ -45,7 +45,7 @@ def test_counts_and_shares(demo):
     assert store.find(admin, "", scope="mine"), "the acting admin owns some customers"
     assert len({c.owner_id for c in customers if c.owner_id}) >= 20
     assert {d.stage for d in rows(store, deal_t)} == set(STAGES)
-    assert {c.tier for c in customers} == {"A", "B", "C"}
+    assert {c.tier for c in customers} == {None, "A", "B", "C"}
     assert {c.kind for c in customers} == {"company", "person"}
     per_customer = defaultdict(int)
     for contact in rows(store, contact_t):
@@ -53,6 +53,18 @@ def test_counts_and_shares(demo):
     assert max(per_customer.values()) <= 3 and len(per_customer) > N / 4
     reps = store.list_reps(admin)
     assert {"rep", "manager", "admin"} <= {r.role for r in reps}
+
+
+def test_the_demo_book_opens_ranked(demo):
+    """Tiers are the ranking rule's from the start: none without won revenue, and a refresh
+    (the first one a rep's deal change would run) has nothing to write."""
+    store, _, _, _ = demo
+    won = {d.customer_id for d in rows(store, deal_t) if d.stage == "won" and d.amount > 0}
+    customers = rows(store, customer_t)
+    assert {c.tier for c in customers if c.id not in won} == {None}
+    assert {c.tier for c in customers if c.id in won} == {"A", "B", "C"}
+    assert not store.tiers_stale()
+    assert store.refresh_tiers().changed == 0
 
 
 def test_every_customer_is_found_by_its_name(demo):

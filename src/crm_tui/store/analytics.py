@@ -322,27 +322,7 @@ class AnalyticsOps(DealOps):
             dirty, _clean = self._tier_tokens(conn)
             self._roomy_sorts(conn)
             tiered = self._tier_select()
-            # Driven from the ranking (a primary-key lookup per ranked customer), then the
-            # customers that hold a tier without revenue (an anti-join). A LEFT JOIN of every
-            # customer to the ranking would be one pass, but SQLite runs it as a nested loop.
-            changes = [
-                {"cid": cid, "new_tier": tier}
-                for cid, tier in conn.execute(
-                    select(tiered.c.customer_id, tiered.c.tier)
-                    .select_from(tiered.join(customer_t, customer_t.c.id == tiered.c.customer_id))
-                    .where(customer_t.c.tier.is_distinct_from(tiered.c.tier))
-                    .limit(BULK_TIER_WRITE + 1)
-                )
-            ]
-            if len(changes) <= BULK_TIER_WRITE:
-                changes += [
-                    {"cid": cid, "new_tier": None}
-                    for cid in conn.execute(
-                        select(customer_t.c.id)
-                        .where(customer_t.c.tier.is_not(None), ~self._has_revenue())
-                        .limit(BULK_TIER_WRITE + 1 - len(changes))
-                    ).scalars()
-                ]
+            changes = self._tier_changes(conn, tiered)
         bulk = len(changes) > BULK_TIER_WRITE
         with self.write() as conn:
             if bulk:
@@ -366,6 +346,49 @@ class AnalyticsOps(DealOps):
         return TierRefresh(a=int(counts.get("A", 0)), b=int(counts.get("B", 0)),
                            c=int(counts.get("C", 0)), changed=changed,
                            seconds=round(time.perf_counter() - started, 3), bulk=bulk)
+
+    def _tier_changes(self, conn: Connection, tiered: Any) -> list[dict[str, Any]]:
+        """The customers whose cached tier differs from the ranking ``tiered`` (at most
+        ``BULK_TIER_WRITE + 1``: more means a set-based rewrite), as UPDATE parameters."""
+        limit = BULK_TIER_WRITE + 1
+        if not self.is_sqlite:
+            # One hash full join of the ranking with the customers holding a tier: both kinds
+            # of change (a new or moved tier; a tier without revenue) in one pass, where 200k
+            # primary-key probes took 2–3 times as long (1M book: 0.55 s against 1.3 s).
+            current = (select(customer_t.c.id, customer_t.c.tier)
+                       .where(customer_t.c.tier.is_not(None)).subquery("current"))
+            return [
+                {"cid": cid, "new_tier": tier}
+                for cid, tier in conn.execute(
+                    select(func.coalesce(tiered.c.customer_id, current.c.id), tiered.c.tier)
+                    .select_from(tiered.outerjoin(current, current.c.id == tiered.c.customer_id,
+                                                  full=True))
+                    .where(current.c.tier.is_distinct_from(tiered.c.tier))
+                    .limit(limit)
+                )
+            ]
+        # SQLite has no hash join (a full or left join of every customer to the ranking runs
+        # as a nested loop): driven from the ranking, a primary-key lookup per ranked customer,
+        # then the customers that hold a tier without revenue (an anti-join).
+        changes = [
+            {"cid": cid, "new_tier": tier}
+            for cid, tier in conn.execute(
+                select(tiered.c.customer_id, tiered.c.tier)
+                .select_from(tiered.join(customer_t, customer_t.c.id == tiered.c.customer_id))
+                .where(customer_t.c.tier.is_distinct_from(tiered.c.tier))
+                .limit(limit)
+            )
+        ]
+        if len(changes) < limit:
+            changes += [
+                {"cid": cid, "new_tier": None}
+                for cid in conn.execute(
+                    select(customer_t.c.id)
+                    .where(customer_t.c.tier.is_not(None), ~self._has_revenue())
+                    .limit(limit - len(changes))
+                ).scalars()
+            ]
+        return changes
 
     def _roomy_sorts(self, conn: Connection) -> None:
         """PostgreSQL: sort and hash the ranking in memory for this transaction, not on disk."""

@@ -135,6 +135,40 @@ BULK_TABLES = ("customer", "contact", "follow_up", "deal", "ownership_event", "c
 
 MINUTES_PER_DAY = 1440
 
+# Won revenue: a customer with a won deal has one, from the high band for a fifth of them.
+HIGH_BAND = (500_000, 5_000_000)
+LOW_BAND = (20_000, 500_000)
+HIGH_ODDS = 0.2
+
+
+def revenue_cut(share: float) -> float:
+    """The amount above which the demo's won deals make ``share`` of its revenue (expected).
+
+    The tier rule (``store/analytics.py``: A up to 80 % of revenue, B to 95 %, C the rest, none
+    without revenue) ranks the whole book, so a generator drawing chunk by chunk cannot know it;
+    but with a million customers the drawn revenue follows the bands closely, so a tier given by
+    these cuts is the rule's for all but the few customers near a cut, and the refresh at the
+    end of the load (``generate_demo``) writes only those. Solved by bisection on the expected
+    revenue above ``t``: each band contributes odds × ∫ x dx / (hi − lo) over [max(t, lo), hi].
+    """
+
+    def above(t: float) -> float:
+        total = 0.0
+        for odds, (low, high) in ((HIGH_ODDS, HIGH_BAND), (1 - HIGH_ODDS, LOW_BAND)):
+            start = min(max(t, low), high)
+            total += odds * (high * high - start * start) / (2 * (high - low))
+        return total
+
+    goal = share * above(0.0)
+    low, high = 0.0, float(HIGH_BAND[1])
+    for _ in range(60):
+        middle = (low + high) / 2
+        if above(middle) > goal:
+            low = middle
+        else:
+            high = middle
+    return high
+
 
 # --- names and their tokens -------------------------------------------------------------------
 
@@ -244,6 +278,7 @@ class DemoGenerator:
         # The acting admin owns a share, kept under the private cap so they can still claim.
         self.admin_left = ADMIN_MAX
         self.admin_odds = min(ADMIN_SHARE, ADMIN_MAX / max(1.0, n * (1 - POOL_SHARE)))
+        self.tier_cuts = (revenue_cut(0.80), revenue_cut(0.95))
 
     # --- small draws ------------------------------------------------------------------------
 
@@ -373,13 +408,15 @@ class DemoGenerator:
                     batch.follow_ups[-1] = row[:5] + (clock.day(nxt),)
                     next_day = clock.day(nxt)
 
-        # Deals and tier: A customers hold most of the won revenue (DESIGN §3).
+        # Deals and tier (DESIGN §3): no won revenue, no tier; otherwise the tier the ranking
+        # will give, near enough (see ``revenue_cut``).
         status = "lead"
-        tier = "C"
+        tier = None
         deal_rep = owner_id
         if has_won:
-            tier = "A" if tier_roll < 0.04 else "B"
-            amount = rng.randrange(500_000, 5_000_000) if tier == "A" else rng.randrange(20_000, 500_000)
+            amount = rng.randrange(*HIGH_BAND) if tier_roll < 0.04 else rng.randrange(*LOW_BAND)
+            cut_a, cut_b = self.tier_cuts
+            tier = "A" if amount >= cut_a else "B" if amount >= cut_b else "C"
             closed = rng.randrange(0, (claimed or created) + 1)
             batch.deals.append(self._deal(cid, deal_rep, "won", amount, created, closed))
             status = "deal"
@@ -800,4 +837,11 @@ def generate_demo(store: StoreBase, n: int, actor: Actor, progress: Progress | N
             side.close()
     with store.write() as conn:
         store._audit(conn, actor, "customer", None, "demo", {"customers": (None, str(n))})
+    # The deals went in behind the store's back: rank the book now, so it opens ranked and the
+    # next refresh has nothing to do. The drawn tiers are the rule's but for the customers
+    # near a cut, so this is the ranking query and a few hundred row writes, not a rewrite.
+    # (On PostgreSQL a role that row-level security limits leaves it to the owner's refresh.)
+    if hasattr(store, "refresh_tiers_if_stale"):
+        store.mark_tiers_stale()  # type: ignore[attr-defined]
+        store.refresh_tiers_if_stale()  # type: ignore[attr-defined]
     return n
