@@ -12,6 +12,11 @@ time. On PostgreSQL the work is the server's: the "machine CPU" column (all proc
     python bench/bench_dashboard.py --db /tmp/crm-bench/demo-1m.db
     python bench/bench_dashboard.py --db postgresql://postgres@127.0.0.1/crm_bench_1m
     python bench/bench_dashboard.py --db /tmp/p7-bench/demo-1m.db --build 1000000
+    python bench/bench_dashboard.py --db /tmp/crm-bench/demo-1m.db --tui 3
+
+With ``--tui N`` it also opens the dashboard screen in the real ``crm`` (in tmux, as
+``bench_tui.py`` runs it) N times per role: from pressing ``4`` on *Due today* until the
+screen shows the figures ("as of …"), and the app's CPU time meanwhile.
 
 With ``--build N`` a missing SQLite database is made first with ``crm init --demo N`` (nothing
 is committed: the data are built when the script runs). The database is only read.
@@ -94,6 +99,39 @@ def sections(store: Any, actor: Any) -> dict[str, float]:
     return times
 
 
+def tui_runs(db: str, login: str | None, runs: int) -> tuple[list[float], list[float]]:
+    """Key ``4`` to the dashboard's figures on screen, and the app's CPU seconds for it."""
+    import shlex
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_tui import Tmux, cpu_seconds, crm_command
+
+    waits, cpus = [], []
+    for _ in range(runs):
+        ready = Path(tempfile.mkstemp(prefix="crm-ready-")[1])
+        ready.unlink()
+        acting = ["--as", login] if login else []
+        command = " ".join(shlex.quote(part) for part in [*crm_command(), "--db", db, *acting])
+        term = Tmux(command, {"CRM_TUI_READY_FILE": str(ready), "CRM_TUI_NO_RECYCLE": "1"})
+        try:
+            pid = term.pid()
+            deadline = time.monotonic() + 120
+            while not ready.exists() and time.monotonic() < deadline:
+                time.sleep(0.005)
+            term.wait(lambda screen: "Due today" in screen)
+            time.sleep(1.0)  # let Due today's own loading finish
+            cpu = cpu_seconds(pid)
+            pressed = term.keys("4")
+            shown, _ = term.wait(lambda screen: "as of" in screen)
+            cpus.append(cpu_seconds(pid) - cpu)
+            waits.append(shown - pressed)
+        finally:
+            term.close()
+            ready.unlink(missing_ok=True)
+    return waits, cpus
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default="/tmp/crm-bench/demo-1m.db")
@@ -101,6 +139,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--manager", default="demo.mgr.east")
     parser.add_argument("--rep", default="demo.alice")
+    parser.add_argument("--tui", type=int, default=0, help="also open the screen N times per role")
     args = parser.parse_args()
     if args.build:
         build(args.db, args.build)
@@ -147,6 +186,17 @@ def main() -> None:
     for name in columns[0]:
         print(f"| {name} | " + " | ".join(f"{column[name]:.3f}" for column in columns) + " |")
     store.close()
+    if args.tui:
+        print()
+        print(f"The dashboard screen in crm (tmux 120x36), key 4 to figures shown, {args.tui} runs:")
+        print()
+        print("| who | median s | max s | app CPU median s |")
+        print("|---|---|---|---|")
+        for role, actor in who:
+            login = None if role == "admin" else actor.login
+            waits, cpus = tui_runs(args.db, login, args.tui)
+            print(f"| {role} ({actor.login}) | {statistics.median(waits):.3f} | {max(waits):.3f} "
+                  f"| {statistics.median(cpus):.3f} |")
 
 
 if __name__ == "__main__":
