@@ -303,7 +303,8 @@ def test_tui_shows_markup_and_escapes_literally_snapshot(snap_compare, hostile_b
     path, clock = hostile_book
     store = Store(path, clock=clock)
     app = make_app(store, store.actor("boss"), clock=clock, database_label="/srv/crm/crm.db",
-                   cursor_blink=False, watch_changes=False, recycle_at_start=False)
+                   cursor_blink=False, watch_changes=False, recycle_at_start=False,
+                   start_mode="customers")
 
     async def settle(pilot) -> None:
         for _ in range(3):

@@ -21,8 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from crm_tui.i18n import _
 from crm_tui.render import (
@@ -36,6 +35,7 @@ from crm_tui.render import (
 )
 from crm_tui.screens.base import CrmScreen
 from crm_tui.textsafe import printable
+from crm_tui.widgets.footer import KeyFooter
 from crm_tui.widgets.timeline import Timeline
 from crm_tui.widgets.value_badges import ValueBadges
 
@@ -47,29 +47,6 @@ FOLLOW_UP_WINDOW = 50
 """Follow-ups drawn at first; `m` shows them all."""
 
 OWNER_ACTIONS = ("follow_up", "edit", "new_deal", "move_deal", "add_contact", "release", "lock")
-
-
-class _OnceFooter(Footer):
-    """The key footer, redrawn once per refresh however often the keys change before it.
-
-    Textual's footer rebuilds all its keys on every "bindings changed" signal; a screen just
-    pushed sends two (focus, then the screen stack), and each rebuild mounts and styles a dozen
-    widgets (~20 ms here). The rebuild reads the bindings when it runs, so one is enough.
-    """
-
-    _rebuild_pending = False
-
-    def bindings_changed(self, screen: Screen[Any]) -> None:
-        self._bindings_ready = True
-        if not screen.app.app_focus or self._rebuild_pending:
-            return
-        if self.is_attached and screen is self.screen:
-            self._rebuild_pending = True
-            self.call_after_refresh(self._rebuild)
-
-    async def _rebuild(self) -> None:
-        self._rebuild_pending = False
-        await self.recompose()
 
 
 class PortraitScreen(CrmScreen):
@@ -161,7 +138,7 @@ class PortraitScreen(CrmScreen):
             with VerticalScroll(id="portrait-right"):
                 yield Static(section_title(_("Follow-ups")), id="timeline-title")
                 yield Timeline(id="portrait-timeline")
-        yield _OnceFooter()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         app = self.app

@@ -1,4 +1,4 @@
-"""The key footer, rebuilt only when the keys it shows change."""
+"""The key footer, rebuilt once per burst of binding changes, and only when its keys changed."""
 
 from __future__ import annotations
 
@@ -15,17 +15,21 @@ class KeyFooter(Footer):
 
     ``Footer`` recomposes every key after each ``bindings_updated`` signal, and a screen sends
     several in a row as it mounts, takes focus and learns the store is ready: four or five full
-    rebuilds (a hundred styled widgets) before the first rows were drawn, about a tenth of the
-    start-up budget (DESIGN §9), mostly to show the very same keys again.
+    rebuilds (a hundred styled widgets, ~20 ms each) before the first rows were drawn, mostly to
+    show the very same keys again. Here the signals of one refresh share one check, and the
+    keys are rebuilt only when the visible bindings (key, action, label, enabled) changed.
     """
 
     _shown: tuple[Any, ...] | None = None
+    _check_pending = False
 
-    def bindings_changed(self, screen: Screen) -> None:
+    def bindings_changed(self, screen: Screen[Any]) -> None:
         self._bindings_ready = True
         if not screen.app.app_focus or not self.is_attached or screen is not self.screen:
             return
-        self.call_after_refresh(self._rebuild_if_changed)
+        if not self._check_pending:
+            self._check_pending = True
+            self.call_after_refresh(self._rebuild_if_changed)
 
     def _visible_keys(self) -> tuple[Any, ...]:
         return tuple(
@@ -35,6 +39,7 @@ class KeyFooter(Footer):
         )
 
     async def _rebuild_if_changed(self) -> None:
+        self._check_pending = False
         shown = self._visible_keys()
         if shown != self._shown:
             self._shown = shown
