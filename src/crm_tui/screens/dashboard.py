@@ -18,12 +18,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from crm_tui.i18n import _
 from crm_tui.screens.base import CrmScreen
 from crm_tui.textsafe import printable
 from crm_tui.widgets.charts import Bar, BarChart, WeekSparks
+from crm_tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from crm_tui.store.stats import Dashboard
@@ -94,6 +95,10 @@ class DashboardScreen(CrmScreen):
         self._reload_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
+        if self.app.store is not None:  # type: ignore[attr-defined]
+            # Start the queries now, while the widgets are built (the figures are shown once
+            # the screen is mounted: messages wait for on_mount).
+            self.load()
         yield Header()
         yield Static(_("Loading the dashboard…"), id="dashboard-status", markup=False)
         yield DataTable(id="dashboard-reps", cursor_type="row", zebra_stripes=True)
@@ -105,7 +110,7 @@ class DashboardScreen(CrmScreen):
                 yield BarChart(_("RFM segment"), id="chart-rfm", label_width=9)
             with Vertical():
                 yield WeekSparks(_("Open sea"), id="chart-sea")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#dashboard-reps", DataTable)
@@ -113,9 +118,7 @@ class DashboardScreen(CrmScreen):
             table.add_column(_(title), key=key)
         app = self.app
         app.customers_changed.subscribe(self, self._customers_changed)  # type: ignore[attr-defined]
-        if app.store is not None:  # type: ignore[attr-defined]
-            self.load()
-        else:
+        if app.store is None:  # type: ignore[attr-defined]
             app.store_ready.subscribe(self, lambda _data: self.load())  # type: ignore[attr-defined]
 
     def on_screen_resume(self) -> None:
