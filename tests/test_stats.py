@@ -355,3 +355,17 @@ def test_sections_in_parallel_give_the_same_dashboard_as_one_after_another(
         # Every customer in scope is in one RFM segment (RFM counts its own prospects).
         assert sum(parallel["rfm"].values()) == sum(parallel["tiers"].values())
         assert any(rep["overdue"] for rep in parallel["reps"])
+
+
+def test_a_failing_section_fails_the_whole_dashboard(store, alice, monkeypatch):
+    """No half-filled dashboard: an error in one parallel section reaches the caller."""
+    add(store, alice, "Acme")
+
+    def broken(conn):
+        raise RuntimeError("open sea unavailable")
+
+    monkeypatch.setattr(store, "_pool_figures", broken)
+    with pytest.raises(RuntimeError, match="open sea unavailable"):
+        store.dashboard(alice)
+    monkeypatch.undo()
+    assert store.dashboard(alice).reps[0].owned == 1  # the pool's connections are usable again
