@@ -697,8 +697,15 @@ def _postgresql_load(store: StoreBase, chunks: Iterator[_Batch], progress: Progr
             if drop_index:
                 cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
                 cur.execute(search_sql.PG_SEARCH_INDEX)
-        pg.execute("ANALYZE")
         pg.commit()
+        # VACUUM, not only ANALYZE: freshly copied rows are not yet all-visible, so until
+        # autovacuum came by, index-only scans (the dashboard's open-sea weeks, counts over
+        # the ownership indexes) visited the table for every row: 0.43 s instead of 0.05 s.
+        pg.autocommit = True
+        try:
+            pg.execute("VACUUM (ANALYZE)")
+        finally:
+            pg.autocommit = False
     finally:
         raw.close()
 
