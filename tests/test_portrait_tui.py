@@ -338,8 +338,8 @@ def test_portrait_of_a_cjk_customer_with_a_long_history(snap_compare, portrait_a
     with "missing: address";
     tags vip and 金融, the CFO note; contacts 李雷 ★ (CFO) and 韩梅梅; deals 灾备方案
     (negotiation 75%) and 核心系统升级 (won); ownership history: claimed by boss, created in the
-    open sea. Right: "Follow-ups (62)  m: show all", the newest first (2026-06-14), CJK
-    summaries aligned under each heading."""
+    open sea. Right: "Follow-ups (32)  m: show all" (the newest 20 drawn), the newest first
+    (2026-06-14), CJK summaries aligned under each heading."""
     _path, customer_id = long_book
 
     async def open_it(pilot) -> None:

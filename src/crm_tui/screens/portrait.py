@@ -43,8 +43,9 @@ if TYPE_CHECKING:
     from crm_tui.store.portrait import PortraitView
     from crm_tui.store.records import Portrait
 
-FOLLOW_UP_WINDOW = 50
-"""Follow-ups drawn at first; `m` shows them all."""
+FOLLOW_UP_WINDOW = 20
+"""Follow-ups drawn at first (a screenful and more: fewer to lay out, issue 5's 100 ms);
+`m` shows them all."""
 
 OWNER_ACTIONS = ("follow_up", "edit", "new_deal", "move_deal", "add_contact", "release", "lock")
 
