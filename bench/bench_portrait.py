@@ -247,7 +247,9 @@ def bench_screen(store: Any, actor: Any, customer_id: int,
     with store.write() as conn:  # the app's start-up recycle would otherwise run (and write) first
         store._upsert_state(conn, rules_mod.LAST_RECYCLE_KEY,
                             rules_mod.encode(store.clock.now().isoformat()))
-    app = make_app(store, actor, cursor_blink=False, watch_changes=False)
+    # On the customer list, as when this bench was written (crm now opens on Due today, which
+    # for a demo rep of the 1M book holds 11,000 due rows under the pushed screens).
+    app = make_app(store, actor, cursor_blink=False, watch_changes=False, start_mode="customers")
     samples: list[tuple[float, float]] = []
     plain: list[tuple[float, float]] = []
 
