@@ -41,3 +41,22 @@ def test_commands_still_reach_the_cli(tmp_path):
     result = subprocess.run([CRM, "--db", str(tmp_path / "c.db"), "init", "--json"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and '"revision"' in result.stdout
+
+
+EXIT_NOW = """
+import atexit, sys
+from crm_tui.cli import exit_now
+atexit.register(lambda: open(sys.argv[1], "w").write("handlers ran"))
+sys.stdout.write("buffered output, never flushed by hand")
+exit_now(3)
+"""
+
+
+def test_exit_now_runs_the_exit_handlers_flushes_and_keeps_the_code(tmp_path):
+    """``crm`` skips the interpreter's teardown, not what a normal exit promises."""
+    marker = tmp_path / "marker"
+    result = subprocess.run([sys.executable, "-c", EXIT_NOW, str(marker)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3
+    assert result.stdout == "buffered output, never flushed by hand"
+    assert marker.read_text() == "handlers ran"

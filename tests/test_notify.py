@@ -84,14 +84,34 @@ CLAIM_AND_EXIT = """
 import sys
 from crm_tui.store import Store
 store = Store(sys.argv[1])
-store.claim(int(sys.argv[2]), store.actor("alice"))
-"""  # no close(): a process that ends right after its commit, as every ``crm`` command does
+for customer_id in sys.argv[2:]:
+    store.claim(int(customer_id), store.actor("alice"))
+"""  # no close(): a process that ends right after its commits, as every ``crm`` command does
 
 
-def test_a_process_that_exits_right_after_its_claim_is_heard(store, alice, pool_customer, listener, db_url):
+def test_a_process_that_exits_right_after_its_claims_is_heard(store, alice, pool_customer, listener, db_url):
+    """The second claim's notice is still waiting out the coalescing interval when the process
+    ends: the exit handler sends it."""
+    customers = {pool_customer("Acme").id, pool_customer("Beta").id}
+    heard_ids(listener, customers, seconds=0.5)
+    result = subprocess.run([sys.executable, "-c", CLAIM_AND_EXIT, db_url, *map(str, sorted(customers))],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert heard_ids(listener, customers)[0] == customers
+
+
+def test_a_crm_claim_command_is_heard(store, admin, pool_customer, listener, db_url):
+    """The real ``crm`` ends with ``exit_now`` (no interpreter teardown): its notice still goes."""
+    from pathlib import Path
+
+    with store.read() as conn:
+        role = conn.exec_driver_sql("SELECT current_user").scalar()
+    store.add_rep(admin, role, "The database role")
     acme = pool_customer("Acme")
     heard_ids(listener, {acme.id}, seconds=0.5)
-    result = subprocess.run([sys.executable, "-c", CLAIM_AND_EXIT, db_url, str(acme.id)],
+    crm = Path(sys.executable).with_name("crm")
+    command = [str(crm)] if crm.exists() else [sys.executable, "-m", "crm_tui"]
+    result = subprocess.run([*command, "--db", db_url, "claim", str(acme.id)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert heard_ids(listener, {acme.id})[0] == {acme.id}

@@ -7,12 +7,15 @@ stderr with the exit codes 0 ok, 1 unexpected, 2 usage, 3 refused by a rule, 4 n
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
@@ -165,4 +168,30 @@ def main() -> None:
         app(prog_name="crm")
     except KeyboardInterrupt:
         typer.echo("crm: interrupted", err=True)
-        sys.exit(130)
+        exit_now(130)
+    except SystemExit as done:  # Typer ends every command this way, with its exit code
+        code = done.code
+        if code is None or isinstance(code, int):
+            exit_now(code or 0)
+        raise
+    exit_now(0)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End ``crm`` as soon as its work is done, without tearing the interpreter down.
+
+    By then every transaction has committed and the store is closed (``run``). What normal
+    exit would still do is free every module and object one by one — 40–60 ms for SQLAlchemy
+    and the store, a third of a quick ``crm find`` — so the exit handlers run (the change
+    notifier's flush, logging), the output is flushed, and the process ends. A command that
+    left a non-daemon thread running exits the ordinary way, which waits for it.
+    """
+    if any(thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
+           for thread in threading.enumerate()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe (crm find | head) has nothing more to take.
+        with suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
