@@ -46,6 +46,9 @@ READY_FILE_ENV = "CRM_TUI_READY_FILE"
 NO_RECYCLE_ENV = "CRM_TUI_NO_RECYCLE"
 """When set (benchmarks on a shared read-only database), the app does not recycle at start."""
 
+BACKGROUND_AFTER_SECONDS = 1.0
+"""The change watcher and the recycle run start at the first rows, or this long after the store
+opened when the first screen shows none."""
 START_UP_GRACE_SECONDS = 5.0
 """The garbage collector runs again this long after mounting, whatever the first screen did."""
 
@@ -131,6 +134,7 @@ class CrmApp(App[None]):
         self.database_unavailable: str | None = None
         """While the database cannot be reached: the store's sentence saying why (else None)."""
         self._reconnect_timer: Timer | None = None
+        self._background_pending = False
         self._banners: list[ConnectionBanner] = []
         self._ready_file = os.environ.get(READY_FILE_ENV) or None
         self.store_ready: Signal[None] = Signal(self, "store_ready")
@@ -165,18 +169,27 @@ class CrmApp(App[None]):
     def _store_ready(self, event: StoreReady) -> None:
         self.store, self.me = event.store, event.actor
         self._show_identity()
-        if self.recycle_at_start and hasattr(event.store, "recycle_if_stale"):
-            self.run_worker(lambda: event.store.recycle_if_stale(event.actor),  # type: ignore[attr-defined]
-                            thread=True, exit_on_error=False, group="recycle",
-                            name="recycle stale customers")
+        # The watcher's connection and the recycle run wait for the first rows (or a second):
+        # on the way to them they only compete for the GIL with the first screen's reads.
+        self._background_pending = True
+        self.set_timer(BACKGROUND_AFTER_SECONDS, self._start_background_work)
+        self.store_ready.publish(None)
+
+    def _start_background_work(self) -> None:
+        """Start watching other clients' changes, then recycle if the last run is stale."""
+        if not self._background_pending or self.store is None:
+            return
+        self._background_pending = False
+        store, me = self.store, self.me
         if self.watch_changes:
             from crm_tui.store.live import ChangeWatcher
 
-            self._watcher = ChangeWatcher(
-                event.store, lambda ids: self.post_message(CustomersChanged(ids))
-            )
+            self._watcher = ChangeWatcher(store, lambda ids: self.post_message(CustomersChanged(ids)))
             self._watcher.start()
-        self.store_ready.publish(None)
+        if self.recycle_at_start and hasattr(store, "recycle_if_stale"):
+            self.run_worker(lambda: store.recycle_if_stale(me),  # type: ignore[attr-defined]
+                            thread=True, exit_on_error=False, group="recycle",
+                            name="recycle stale customers")
 
     @on(StoreFailed)
     def _store_failed(self, event: StoreFailed) -> None:
@@ -210,6 +223,7 @@ class CrmApp(App[None]):
         garbage, would set off a dozen pointless collections while the modules load).
         """
         self._start_up_over()
+        self._start_background_work()
         if self._ready_file:
             path, self._ready_file = self._ready_file, None
             partial_path = f"{path}.partial"
