@@ -29,8 +29,8 @@ from crm_tui.widgets.footer import KeyFooter
 if TYPE_CHECKING:
     from crm_tui.store.records import DueItem, FollowUpRecord
 
-LOG_PAGE = 100
-"""Log rows fetched at a time; `m` fetches the next page."""
+LOG_PAGE = 40
+"""Log rows fetched at a time (a screenful and more); `m` fetches the next page."""
 
 CHANNEL_CHOICES = ("call", "visit", "wechat", "email", "meeting", "other")
 """The filter's choices; the store validates them (``validate.channel``)."""
@@ -96,12 +96,9 @@ class FollowUpsScreen(CrmScreen):
         due.add_columns(_("when"), _("customer"), _("company"), _("last follow-up"))
         yield due
         yield Static(_("Follow-up log"), classes="section-title", id="log-title")
-        with Horizontal(id="log-filters"):
-            yield Input(placeholder=_("rep login"), id="filter-rep")
-            yield Select([(_(c), c) for c in CHANNEL_CHOICES], prompt=_("any channel"),
-                         id="filter-channel")
-            yield Input(placeholder=_("from YYYY-MM-DD"), id="filter-since")
-            yield Input(placeholder=_("until YYYY-MM-DD"), id="filter-until")
+        # Filled on the first `/`: four inputs and a Select are a tenth of the start-up budget
+        # of the screen crm opens on, for filters most mornings never use.
+        yield Horizontal(id="log-filters")
         with Vertical(id="log-box"):
             log = DataTable(id="log", cursor_type="row", zebra_stripes=True)
             log.add_columns(_("when"), _("customer"), _("rep"), _("channel"), _("summary"), _("next"))
@@ -110,8 +107,6 @@ class FollowUpsScreen(CrmScreen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        for widget in self.query(Input):
-            widget.cursor_blink = getattr(self.app, "cursor_blink", True)
         app = self.app
         app.customers_changed.subscribe(self, lambda _ids: self.reload())  # type: ignore[attr-defined]
         if app.store is not None:  # type: ignore[attr-defined]
@@ -136,6 +131,8 @@ class FollowUpsScreen(CrmScreen):
         self.post_message(self.DueLoaded(app.store.due(app.me)))  # type: ignore[attr-defined]
 
     def _filters(self) -> dict[str, Any]:
+        if not self.query("#filter-rep"):
+            return {"rep": None, "channel": None, "since": "", "until": ""}
         channel = self.query_one("#filter-channel", Select).value
         return {
             "rep": self.query_one("#filter-rep", Input).value.strip() or None,
@@ -235,7 +232,18 @@ class FollowUpsScreen(CrmScreen):
     def _filter_submitted(self) -> None:
         self.query_one("#log", DataTable).focus()
 
-    def action_filter(self) -> None:
+    async def action_filter(self) -> None:
+        if not self.query("#filter-rep"):
+            blink = getattr(self.app, "cursor_blink", True)
+            inputs = [Input(placeholder=_("rep login"), id="filter-rep"),
+                      Input(placeholder=_("from YYYY-MM-DD"), id="filter-since"),
+                      Input(placeholder=_("until YYYY-MM-DD"), id="filter-until")]
+            for widget in inputs:
+                widget.cursor_blink = blink
+            channel = Select([(_(c), c) for c in CHANNEL_CHOICES], prompt=_("any channel"),
+                             id="filter-channel")
+            await self.query_one("#log-filters", Horizontal).mount(
+                inputs[0], channel, inputs[1], inputs[2])
         self.query_one("#filter-rep", Input).focus()
 
     def action_leave_filters(self) -> None:
