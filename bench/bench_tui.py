@@ -149,7 +149,7 @@ def one_run(db: str, query: str) -> Run:
     term = Tmux(command, {"CRM_TUI_READY_FILE": str(ready), "CRM_TUI_NO_RECYCLE": "1"})
     try:
         pid = term.pid()
-        frame_at, _ = term.wait(lambda s: "crm" in s and "▔" in s)
+        frame_at, _ = term.wait(lambda s: "⭘" in s and "crm" in s)  # the header is drawn
         deadline = time.monotonic() + 120
         while not ready.exists() and time.monotonic() < deadline:
             time.sleep(0.002)
