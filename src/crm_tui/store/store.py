@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from .customers import CustomerOps
-from .exporting import ExportOps
-from .importing import ImportOps
+from .files import FileOps
 from .listing import ListingOps
 from .portrait import PortraitOps
 from .reps import RepOps
@@ -13,7 +12,7 @@ from .security import SecurityOps
 from .stats import StatsOps
 
 
-class Store(PortraitOps, ListingOps, CustomerOps, SeaOps, SecurityOps, RepOps, ImportOps, ExportOps, StatsOps):
+class Store(PortraitOps, ListingOps, CustomerOps, SeaOps, SecurityOps, RepOps, FileOps, StatsOps):
     """One database, every rule. Methods take the acting rep explicitly (``actor=``)."""
 
 
