@@ -31,7 +31,6 @@ from textual.worker import Worker, WorkerState
 from crm_tui.commands_palette import CustomerCommands, ViewCommands
 from crm_tui.i18n import _
 from crm_tui.messages import CustomersChanged, StoreFailed, StoreReady
-from crm_tui.screens.customer_list import CustomerListScreen
 from crm_tui.widgets.connection_banner import ConnectionBanner
 
 if TYPE_CHECKING:
@@ -56,7 +55,8 @@ Opener = Callable[[], "tuple[Store, Actor]"]
 
 
 def _later(module: str, name: str) -> Callable[[], Screen[Any]]:
-    """A screen whose module is imported when its mode is first shown, not at start."""
+    """A screen whose module is imported when its mode is first shown, not at start (only the
+    screen ``crm`` opens on is built at start; its import is then part of the first frame)."""
 
     def make() -> Screen[Any]:
         return getattr(importlib.import_module(module), name)()
@@ -72,7 +72,7 @@ class CrmApp(App[None]):
     """While the database is unavailable, it is pinged (in a thread worker) this often."""
     TITLE = "crm"
     MODES: ClassVar[dict[str, Any]] = {
-        "customers": CustomerListScreen,
+        "customers": _later("crm_tui.screens.customer_list", "CustomerListScreen"),
         "due": _later("crm_tui.screens.follow_ups", "FollowUpsScreen"),
         "open_sea": _later("crm_tui.screens.open_sea", "OpenSeaScreen"),
         "dashboard": _later("crm_tui.screens.dashboard", "DashboardScreen"),
