@@ -36,6 +36,17 @@ def demo_db(n: int) -> Path:
     return path
 
 
+def build_demo_at(path: str, customers: int) -> None:
+    """``crm init --demo customers`` into the SQLite file ``path`` unless it exists (URLs are
+    left alone: a PostgreSQL database is the caller's to prepare)."""
+    if "://" in path or Path(path).exists():
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    subprocess.run([*crm_command(), "--db", path, "init", "--demo", str(customers)], check=True)
+    print(f"built {path} with {customers} customers in {time.perf_counter() - started:.1f} s")
+
+
 def machine() -> str:
     load = os.getloadavg()
     return (f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -35,15 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-
-def build(path: str, customers: int) -> None:
-    if "://" in path or Path(path).exists():
-        return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    crm = str(Path(sys.executable).parent / "crm")
-    started = time.perf_counter()
-    subprocess.run([crm, "--db", path, "init", "--demo", str(customers)], check=True)
-    print(f"built {path} with {customers} customers in {time.perf_counter() - started:.1f} s")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import build_demo_at  # noqa: E402
 
 
 def machine_busy() -> float:
@@ -142,7 +134,7 @@ def main() -> None:
     parser.add_argument("--tui", type=int, default=0, help="also open the screen N times per role")
     args = parser.parse_args()
     if args.build:
-        build(args.db, args.build)
+        build_demo_at(args.db, args.build)
 
     from crm_tui.store import open_store
 

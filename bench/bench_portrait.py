@@ -37,7 +37,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,18 +45,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import build_demo_at  # noqa: E402
+
 FOLLOW_UPS = 1_000
 CHANNELS = ("call", "visit", "wechat", "email", "meeting")
-
-
-def build(path: str, customers: int) -> None:
-    if "://" in path or Path(path).exists():
-        return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    crm = str(Path(sys.executable).parent / "crm")
-    started = time.perf_counter()
-    subprocess.run([crm, "--db", path, "init", "--demo", str(customers)], check=True)
-    print(f"built {path} with {customers} customers in {time.perf_counter() - started:.1f} s")
 
 
 def synthesize_postgresql(url: str, customers: int) -> None:
@@ -330,7 +322,7 @@ def main() -> None:
     parser.add_argument("--out", default="", help="append the figures (Markdown) to this file")
     args = parser.parse_args()
     if args.build:
-        build(args.db, args.build)
+        build_demo_at(args.db, args.build)
     if args.pg_synthetic:
         synthesize_postgresql(args.db, args.pg_synthetic)
     work = Path(args.work or tempfile.mkdtemp(prefix="crm-portrait-bench-"))

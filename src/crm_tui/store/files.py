@@ -34,6 +34,7 @@ class FileOps(StoreBase):
         return ImportOps.import_file(self, *args, **kwargs)  # type: ignore[arg-type]
 
     def _header(self, *args: Any, **kwargs: Any) -> Any:
+        # Called on ``self`` by the two methods above, so it must be found on the store too.
         from .importing import ImportOps
 
         return ImportOps._header(self, *args, **kwargs)  # type: ignore[arg-type]

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .engine import normalise_url, sqlite_path
+from .notify import CHANNEL
 
 if TYPE_CHECKING:
     from .base import StoreBase
 
-CHANNEL = "crm_changes"
 POLL_SECONDS = 0.5
 RETRY_SECONDS = 2.0
 
