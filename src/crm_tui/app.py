@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from crm_tui.config import Settings
     from crm_tui.store import Actor, Clock, Store
+    from crm_tui.store.helper import HelperWatch
     from crm_tui.store.live import ChangeWatcher
 
 READY_FILE_ENV = "CRM_TUI_READY_FILE"
@@ -130,7 +131,7 @@ class CrmApp(App[None]):
         self._database_label = database_label
         self.startup_error: BaseException | None = None
         """Why the store could not be opened; ``crm`` reports it after the app exits."""
-        self._watcher: ChangeWatcher | None = None
+        self._watcher: ChangeWatcher | HelperWatch | None = None
         self.database_unavailable: str | None = None
         """While the database cannot be reached: the store's sentence saying why (else None)."""
         self._reconnect_timer: Timer | None = None
@@ -182,10 +183,16 @@ class CrmApp(App[None]):
         self._background_pending = False
         store, me = self.store, self.me
         if self.watch_changes:
-            from crm_tui.store.live import ChangeWatcher
+            def report(ids: frozenset[int] | None) -> None:
+                self.post_message(CustomersChanged(ids))
 
-            self._watcher = ChangeWatcher(store, lambda ids: self.post_message(CustomersChanged(ids)))
-            self._watcher.start()
+            if hasattr(type(store), "watch"):  # served by the helper process (store/helper.py)
+                self._watcher = store.watch(report)  # type: ignore[union-attr]
+            else:
+                from crm_tui.store.live import ChangeWatcher
+
+                self._watcher = ChangeWatcher(store, report)
+                self._watcher.start()
         if self.recycle_at_start and hasattr(store, "recycle_if_stale"):
             self.run_worker(lambda: store.recycle_if_stale(me),  # type: ignore[attr-defined]
                             thread=True, exit_on_error=False, group="recycle",

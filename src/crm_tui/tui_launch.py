@@ -1,7 +1,9 @@
 """Opening the TUI from ``crm``: the first frame first, then the store in a worker.
 
-Importing the store (SQLAlchemy, SQLModel) and opening the database happen in the app's
-worker through ``opener``, so the screen appears while they load (DESIGN §9, §11). An error
+Importing the store (SQLAlchemy) and opening the database happen in a helper process forked
+before anything heavy is imported (``store/helper.py``), or, where that would not pay off, in
+the app's worker through ``opener``; either way the screen appears while they load (DESIGN §9,
+§11). An error
 while opening (an unknown rep, an out-of-date schema) ends the app and is raised here, where
 the CLI turns it into one sentence and its exit code.
 """
@@ -9,6 +11,11 @@ the CLI turns it into one sentence and its exit code.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crm_tui.store import Actor, Store
+    from crm_tui.store.helper import StoreHelper
 
 
 def provisional_label(url: str) -> str:
@@ -22,24 +29,47 @@ def provisional_label(url: str) -> str:
     return host_db.split("?")[0]
 
 
-def launch(url: str, as_login: str | None = None) -> None:
+def _open_store_and_actor(url: str, as_login: str | None) -> tuple[Store, Actor]:
+    from crm_tui.config import resolve_actor
+    from crm_tui.store import open_store
+
+    store = open_store(url)
+    try:
+        return store, resolve_actor(store, as_login)
+    except BaseException:
+        store.close()
+        raise
+
+
+def start_store_helper(db: str | None, as_login: str | None) -> StoreHelper | None:
+    """Fork the process that opens the store while the app starts (``store/helper.py``).
+
+    Called before Textual or SQLAlchemy is imported and before any thread starts; None where
+    a helper would not pay off (one core, no ``fork``, ``CRM_TUI_STORE_HELPER=0``).
+    """
+    from crm_tui.store.helper import start_helper
+
+    def url() -> str:
+        from crm_tui.config import resolve_database
+
+        return resolve_database(db)
+
+    def open_own() -> Store:
+        from crm_tui.store import open_store
+
+        return open_store(url())
+
+    return start_helper(lambda: _open_store_and_actor(url(), as_login), open_own)
+
+
+def launch(url: str, as_login: str | None = None, helper: StoreHelper | None = None) -> None:
     import os
 
     from crm_tui.app import NO_RECYCLE_ENV, make_app
     from crm_tui.config import load_settings
 
-    def open_store_and_actor():  # type: ignore[no-untyped-def]
-        from crm_tui.config import resolve_actor
-        from crm_tui.store import open_store
-
-        store = open_store(url)
-        try:
-            return store, resolve_actor(store, as_login)
-        except BaseException:
-            store.close()
-            raise
-
-    app = make_app(None, None, settings=load_settings(), opener=open_store_and_actor,
+    opener = helper.open if helper is not None else lambda: _open_store_and_actor(url, as_login)
+    app = make_app(None, None, settings=load_settings(), opener=opener,  # type: ignore[arg-type]
                    database_label=provisional_label(url),
                    recycle_at_start=not os.environ.get(NO_RECYCLE_ENV))
     try:
@@ -47,5 +77,7 @@ def launch(url: str, as_login: str | None = None) -> None:
     finally:
         if app.store is not None:
             app.store.close()
+        elif helper is not None:
+            helper.close()
     if app.startup_error is not None:
         raise app.startup_error

@@ -26,7 +26,7 @@ from crm_tui.widgets.search_bar import SearchBar
 
 if TYPE_CHECKING:
     from crm_tui.store import Actor, CustomerRecord, Store
-    from crm_tui.store.listing import ListQuery
+    from crm_tui.store.records import ListQuery
 
 SORT_ORDER = [
     "name", "company", "status", "tier", "owner", "last_follow_up_at", "next_follow_up_at", "phone",
@@ -111,7 +111,7 @@ class CustomerListScreen(CrmScreen):
     def _store_ready(self, _data: Any) -> None:
         if self.listing is not None:
             return
-        from crm_tui.store.listing import ListQuery
+        from crm_tui.store.records import ListQuery
 
         self.listing = ListQuery(scope="mine", text=self.query_one(SearchBar).value)
         self._apply()

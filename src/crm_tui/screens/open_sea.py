@@ -35,7 +35,7 @@ from crm_tui.widgets.search_bar import SearchBar
 
 if TYPE_CHECKING:
     from crm_tui.store import Actor, CustomerRecord, Store
-    from crm_tui.store.listing import ListQuery
+    from crm_tui.store.records import ListQuery
     from crm_tui.store.stats import ClaimStatus
 
 SEA_SORTS = ["pool_entered_at", "name", "tier", "phone"]
@@ -205,7 +205,7 @@ class OpenSeaScreen(CrmScreen):
     def _store_ready(self, _data: Any) -> None:
         if self.listing is not None:
             return
-        from crm_tui.store.listing import ListQuery
+        from crm_tui.store.records import ListQuery
 
         self.listing = ListQuery(scope="pool", sort="pool_entered_at", descending=True,
                                  text=self.query_one(SearchBar).value)

@@ -29,7 +29,7 @@ from crm_tui.widgets.search_bar import SearchBar
 
 if TYPE_CHECKING:
     from crm_tui.store import Actor, CustomerRecord, Store
-    from crm_tui.store.listing import ListQuery
+    from crm_tui.store.records import ListQuery
     from crm_tui.store.stats import RepStats
 
 
@@ -184,7 +184,7 @@ class TransferScreen(CrmScreen):
         login = self.source_login
         if login is None:
             return
-        from crm_tui.store.listing import ListQuery
+        from crm_tui.store.records import ListQuery
 
         app: Any = self.app
         query = ListQuery(scope="all", text=self.query_text)

@@ -6,6 +6,7 @@ It never imports Textual or Typer (``tests/test_architecture.py`` checks).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from .clock import Clock, FixedClock
 from .errors import (
@@ -22,7 +23,20 @@ from .errors import (
     ValidationError,
 )
 from .records import Actor, CustomerRecord, Portrait
-from .store import Store, open_store
+
+if TYPE_CHECKING:
+    from .store import Store, open_store
+
+
+def __getattr__(name: str) -> object:
+    # Loaded on first use: the TUI unpickles records from the store's helper process (helper.py)
+    # before the first rows and must not import SQLAlchemy for them.
+    if name in ("Store", "open_store"):
+        from . import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # The store's warnings (a lost change notification, a watcher reconnecting) are for whoever
 # configures logging; without that they must not print tracebacks over a user's terminal.

@@ -8,6 +8,18 @@ class CrmError(Exception):
 
     exit_code = 1
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take other arguments than their sentence: rebuilt from the sentence and
+        # their fields, so an error crosses from the store's helper process whole (helper.py).
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[CrmError], args: tuple[object, ...], fields: dict[str, object]) -> CrmError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(fields)
+    return error
+
 
 class ValidationError(CrmError):
     """A field's value is not acceptable; ``field`` names it."""

@@ -11,14 +11,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, not_, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from .base import customer_select, customer_t, customer_tag_t, owner_rep, tag_t
-from .records import Actor, CustomerRecord
+from .records import Actor, CustomerRecord, ListQuery
 from .search import SearchOps
 
 SORTABLE = {
@@ -43,29 +42,6 @@ ANCHOR_REACH = 5_000
 CACHE_TTL = 5.0
 """Seconds a count or an anchor is trusted. This process's own writes drop them at once;
 another client's change shows within the live-update delay, when the table reloads anyway."""
-
-
-@dataclass(frozen=True)
-class ListQuery:
-    """What the customer list shows: scope, search text, sort and filters."""
-
-    scope: str = "mine"
-    """mine (my private sea), all (everything I may see) or pool (the open sea)."""
-    text: str = ""
-    """Search-as-you-type text; empty lists everything in scope."""
-    sort: str = "name"
-    """A key of ``SORTABLE``."""
-    descending: bool = False
-    status: str | None = None
-    tier: str | None = None
-    tag: str | None = None
-    source: str | None = None
-    region: str | None = None
-    due: bool = False
-    """Only customers whose next follow-up is today or overdue."""
-
-    def with_(self, **changes: object) -> ListQuery:
-        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 class ListingOps(SearchOps):

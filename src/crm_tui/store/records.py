@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -221,3 +221,26 @@ class Page(Record):
     total: int
     offset: int
     rows: list[CustomerRecord]
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What the customer list shows: scope, search text, sort and filters (``listing.py``)."""
+
+    scope: str = "mine"
+    """mine (my private sea), all (everything I may see) or pool (the open sea)."""
+    text: str = ""
+    """Search-as-you-type text; empty lists everything in scope."""
+    sort: str = "name"
+    """A key of ``SORTABLE``."""
+    descending: bool = False
+    status: str | None = None
+    tier: str | None = None
+    tag: str | None = None
+    source: str | None = None
+    region: str | None = None
+    due: bool = False
+    """Only customers whose next follow-up is today or overdue."""
+
+    def with_(self, **changes: object) -> ListQuery:
+        return replace(self, **changes)  # type: ignore[arg-type]
