@@ -10,7 +10,8 @@ For each database it starts the real ``crm`` in its own tmux server at 120×36 a
 - all: ``a`` (every customer I may see: the whole book for the admin) until the new count shows;
 - search: the last key of ``/`` + a query until the new count shows (includes the 80 ms debounce);
 - end: ``G`` until the last page is drawn (the cursor's row changes);
-- RSS and peak RSS of the app (``/proc/PID/status``) after all of the above.
+- RSS and peak RSS of the app (``/proc/PID/status``) after all of the above, and the RSS of the
+  store's helper process (``store/helper.py``, the app's child) beside it.
 
 Then the same customers as CSV in VisiData (if ``--visidata`` names its ``vd``), for comparison:
 the first rows on screen, and the moment it has loaded every row (when search can see them all).
@@ -106,6 +107,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(part) for part in path.read_text().split()] if path.exists() else []
+
+
 def rss_mb(pid: int) -> tuple[float, float]:
     values = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -126,6 +132,8 @@ class Run:
     end: float
     rss: float
     peak: float
+    helper_rss: float
+    """The store's helper process (store/helper.py), 0 when ``crm`` ran without one."""
 
 
 @dataclass
@@ -177,9 +185,10 @@ def one_run(db: str, query: str) -> Run:
         end_at, screen = term.wait(lambda s: s.splitlines()[6] != first_data_line)
         time.sleep(0.3)
         rss, peak = rss_mb(pid)
+        helper_rss = sum(rss_mb(child)[0] for child in children(pid))
         return Run(frame_at - term.started, rows_at - term.started, cpu, list_at - pressed_list,
                    all_at - pressed,
-                   search_at - pressed_search, end_at - pressed_end, rss, peak)
+                   search_at - pressed_search, end_at - pressed_end, rss, peak, helper_rss)
     finally:
         term.close()
         ready.unlink(missing_ok=True)
@@ -277,8 +286,8 @@ def main() -> None:
         "",
         "| database | customers | first frame | first rows (Due today) | CPU to first rows | "
         "`1` → customer list | all (`a`) | search keystroke → count | `G` → last page | RSS | "
-        "peak RSS |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "peak RSS | helper RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
@@ -289,7 +298,8 @@ def main() -> None:
             f"{r.median('all_rows') * 1000:.0f} ms ({r.worst('all_rows') * 1000:.0f}) | "
             f"{r.median('search') * 1000:.0f} ms ({r.worst('search') * 1000:.0f}) | "
             f"{r.median('end') * 1000:.0f} ms ({r.worst('end') * 1000:.0f}) | "
-            f"{r.median('rss'):.0f} MB | {r.worst('peak'):.0f} MB |"
+            f"{r.median('rss'):.0f} MB | {r.worst('peak'):.0f} MB | "
+            f"{r.median('helper_rss'):.0f} MB |"
         )
     if vd_rows:
         lines += [

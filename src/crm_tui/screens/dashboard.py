@@ -27,7 +27,7 @@ from crm_tui.widgets.charts import Bar, BarChart, WeekSparks
 from crm_tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
-    from crm_tui.store.stats import Dashboard
+    from crm_tui.store.results import Dashboard
 
 RELOAD_AFTER_CHANGE = 1.0
 """Seconds to wait after a change elsewhere before reloading (a burst of changes loads once)."""

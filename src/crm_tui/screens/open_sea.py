@@ -36,7 +36,7 @@ from crm_tui.widgets.search_bar import SearchBar
 if TYPE_CHECKING:
     from crm_tui.store import Actor, CustomerRecord, Store
     from crm_tui.store.records import ListQuery
-    from crm_tui.store.stats import ClaimStatus
+    from crm_tui.store.results import ClaimStatus
 
 SEA_SORTS = ["pool_entered_at", "name", "tier", "phone"]
 """Columns the open sea can be sorted by (``pool_entered_at``: when it entered the sea)."""

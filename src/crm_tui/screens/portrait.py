@@ -40,8 +40,8 @@ from crm_tui.widgets.timeline import Timeline
 from crm_tui.widgets.value_badges import ValueBadges
 
 if TYPE_CHECKING:
-    from crm_tui.store.portrait import PortraitView
     from crm_tui.store.records import Portrait
+    from crm_tui.store.results import PortraitView
 
 FOLLOW_UP_WINDOW = 20
 """Follow-ups drawn at first (a screenful and more: fewer to lay out, issue 5's 100 ms);

@@ -30,7 +30,7 @@ from crm_tui.widgets.search_bar import SearchBar
 if TYPE_CHECKING:
     from crm_tui.store import Actor, CustomerRecord, Store
     from crm_tui.store.records import ListQuery
-    from crm_tui.store.stats import RepStats
+    from crm_tui.store.results import RepStats
 
 
 def transfer_columns() -> list[Column]:

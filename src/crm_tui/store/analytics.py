@@ -41,7 +41,8 @@ from sqlalchemy import Connection, and_, bindparam, case, exists, func, select, 
 from .base import customer_select, customer_t, setting_t
 from .deals import DealOps, deal_t
 from .domain import OPEN_STAGES, STAGE_PROBABILITY
-from .records import Actor, Record, Value
+from .records import Actor, Value
+from .results import TierRefresh
 from .tables import contact as contact_t
 
 TIER_A_SHARE = Decimal("0.80")
@@ -115,18 +116,6 @@ def completeness(customer: Any, contact_count: int) -> tuple[float, list[str]]:
     }
     missing = [name for name in KEY_FIELDS if not present[name]]
     return round(1 - len(missing) / len(KEY_FIELDS), 2), missing
-
-
-@dataclass
-class TierRefresh(Record):
-    """What a tier refresh did: customers per tier afterwards and how many changed."""
-
-    a: int
-    b: int
-    c: int
-    changed: int
-    seconds: float
-    bulk: bool
 
 
 @dataclass

@@ -21,6 +21,7 @@ This module imports no SQLAlchemy: the app loads it before the first rows.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import signal
@@ -106,6 +107,9 @@ def _portable(exc: BaseException) -> BaseException:
 
 # --- the helper's side --------------------------------------------------------------------------
 
+OWN_STORE_METHODS = frozenset({"preview_import", "import_file"})
+"""Calls the app's own store takes: an import reads a file, reports progress to a callback and
+returns the import machinery's own records (``importing.py``, not worth loading for nothing)."""
 WATCH = "__watch__"
 """The call that starts a ``ChangeWatcher`` in the helper; its reports come back as events."""
 
@@ -122,6 +126,11 @@ def _serve(sock: socket.socket, opener: Opener) -> None:
                      if not name.startswith("_") and callable(getattr(type(store), name)))
     attributes = {name: getattr(store, name) for name in _ATTRIBUTES if hasattr(store, name)}
     _send(sock, lock, ("ready", actor, methods, attributes))
+    if not gc.isenabled():
+        # ``launcher`` paused the collector for the start before it forked: the helper lives
+        # for the session, so it collects again, with what start-up built frozen out of its way.
+        gc.freeze()
+        gc.enable()
     threads: list[threading.Thread] = []
     watchers: list[Any] = []
 
@@ -182,13 +191,14 @@ def _helper_main(sock: socket.socket, opener: Opener) -> None:
         os._exit(code)
 
 
-def start_helper(opener: Opener, open_own: Callable[[], Store]) -> StoreHelper | None:
+def start_helper(opener: Opener, open_own: Callable[[], Store], *,
+                 only_if_useful: bool = True) -> StoreHelper | None:
     """Fork the helper (call before any thread starts); None where it would not pay off.
 
     The helper runs ``opener`` (store and acting rep); ``open_own`` opens the same database
     in the app if it ever has to take over.
     """
-    if not helper_wanted():
+    if only_if_useful and not helper_wanted():
         return None
     app_end, helper_end = socket.socketpair()
     pid = os.fork()
@@ -357,7 +367,7 @@ class HelpedStore:
         return getattr(self.take_over(), name)
 
     def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not any(callable(v) for v in (*args, *kwargs.values())):
+        if name not in OWN_STORE_METHODS and not any(callable(v) for v in (*args, *kwargs.values())):
             try:
                 return self._helper.call(name, args, kwargs)
             except _HelperGone:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import Connection, func, select
 
 from .analytics import AnalyticsOps
@@ -12,19 +10,8 @@ from .deadlines import recycle_deadline
 from .deals import DealOps, deal_t
 from .followups import FollowUpOps, follow_up_t
 from .records import Actor, AuditRecord, ContactRecord, FollowUpRecord, OwnershipRecord, Portrait
+from .results import PortraitView
 from .tables import contact as contact_t
-
-
-@dataclass
-class PortraitView:
-    """A portrait with a window of the newest follow-ups, and how many there are in all."""
-
-    portrait: Portrait
-    follow_up_total: int
-
-    @property
-    def older_follow_ups(self) -> int:
-        return max(0, self.follow_up_total - len(self.portrait.follow_ups))
 
 
 class PortraitOps(AnalyticsOps, DealOps, FollowUpOps):

@@ -64,7 +64,8 @@ from .base import (
 from .deadlines import RecycleDeadline, recycle_deadline, recycles_by
 from .domain import OPEN_STAGES
 from .errors import NotFound, PermissionDenied, RuleRefused, UsageError
-from .records import Actor, CustomerRecord, Record
+from .records import Actor, CustomerRecord
+from .results import PoolEntry, RecycleItem, TransferResult
 from .tables import deal as deal_t
 
 RECYCLE_BATCH = 500
@@ -84,46 +85,6 @@ RULE_MEANING = {
 
 
 # --- records ----------------------------------------------------------------------------------
-
-
-@dataclass
-class RecycleItem(Record):
-    """A customer recycled to the open sea (or that would be, in a dry run)."""
-
-    customer_id: int
-    name: str
-    owner: str | None
-    """Login of the rep it leaves."""
-    rule: str
-    """The rule that fired: ``recycle_after_days`` or ``recycle_no_deal_days``."""
-    deadline: datetime
-    """When the rule fired."""
-
-
-@dataclass
-class TransferResult(Record):
-    """What a transfer or a deactivation moved."""
-
-    moved: int
-    customers: list[int]
-    from_rep: str
-    to_rep: str | None
-    """None: to the open sea."""
-    over_cap: bool = False
-    """The receiving rep now owns more than ``private_cap`` (transfers are not blocked by it)."""
-
-
-@dataclass
-class PoolEntry(Record):
-    """An open-sea customer with how long it has been there."""
-
-    customer: CustomerRecord
-    days_in_pool: int | None
-
-    def as_dict(self) -> dict[str, Any]:
-        data = self.customer.as_dict()
-        data["days_in_pool"] = self.days_in_pool
-        return data
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -20,8 +20,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +32,8 @@ from . import analytics
 from .base import StoreBase, customer_select, customer_t, ownership_t, rep_t
 from .deadlines import recycles_by
 from .domain import OPEN_STAGES, STAGE_PROBABILITY, STAGES, TIERS
-from .records import Actor, Record
+from .records import Actor
+from .results import ClaimStatus, Dashboard, PoolNotes, PoolStats, PoolWeek, RepStats, StageStats
 from .tables import deal as deal_t
 from .tables import follow_up as follow_up_t
 
@@ -62,100 +62,6 @@ carry most of the cost; the small sections fill in behind them)."""
 
 
 # --- records ----------------------------------------------------------------------------------
-
-
-@dataclass
-class RepStats(Record):
-    """One rep's line of the dashboard."""
-
-    login: str
-    name: str
-    owned: int = 0
-    """Customers in the rep's private sea (the private-sea size)."""
-    follow_ups_7d: int = 0
-    """Follow-ups the rep logged in the last 7 days."""
-    follow_ups_30d: int = 0
-    """Follow-ups the rep logged in the last 30 days."""
-    overdue: int = 0
-    """The rep's customers whose next follow-up date has passed."""
-    recycle_soon: int = 0
-    """The rep's customers due back to the open sea within ``recycle_warn_days`` (or overdue for it)."""
-    won_this_month: int = 0
-    """Deals the rep won this calendar month."""
-    won_amount_this_month: Decimal = Decimal("0.00")
-
-
-@dataclass
-class StageStats(Record):
-    """Deals in one stage of the pipeline; ``weighted`` is amount × the stage's probability."""
-
-    stage: str
-    count: int
-    amount: Decimal
-    weighted: Decimal
-
-
-@dataclass
-class PoolWeek(Record):
-    """Customers that entered (released, recycled, created in the pool) and left (claimed) the
-    open sea in the week starting on Monday ``week``."""
-
-    week: date
-    inflow: int
-    outflow: int
-
-
-@dataclass
-class PoolStats(Record):
-    size: int
-    weeks: list[PoolWeek] = field(default_factory=list)
-
-
-@dataclass
-class Dashboard(Record):
-    """Everything the dashboard screen and ``crm stats`` show, for one acting rep."""
-
-    scope: str
-    """``own`` (a rep, or a manager without a team), ``team`` (a manager) or ``all`` (an admin)."""
-    team: str | None
-    generated_at: datetime
-    reps: list[RepStats]
-    pipeline: list[StageStats]
-    tiers: dict[str, int]
-    rfm: dict[str, int]
-    open_sea: PoolStats
-
-    @property
-    def totals(self) -> RepStats:
-        """The sum of the rep lines (login ``total``)."""
-        total = RepStats(login="total", name="total")
-        for line in self.reps:
-            for name in ("owned", "follow_ups_7d", "follow_ups_30d", "overdue", "recycle_soon",
-                         "won_this_month", "won_amount_this_month"):
-                setattr(total, name, getattr(total, name) + getattr(line, name))
-        return total
-
-
-@dataclass
-class ClaimStatus(Record):
-    """Where a rep stands against the claim rules (the open-sea browser shows it at all times)."""
-
-    owned: int
-    private_cap: int
-    """0: no cap."""
-    claimed_today: int
-    daily_claim_limit: int
-    """0: no limit."""
-
-
-@dataclass
-class PoolNotes(Record):
-    """What the open-sea browser shows beside a customer: its days in the pool and the latest
-    follow-up summary (the history stays with the customer when it is released)."""
-
-    customer_id: int
-    days_in_pool: int | None
-    last_summary: str | None
 
 
 # --- the queries ------------------------------------------------------------------------------
