@@ -46,15 +46,16 @@ def main() -> None:
     # rendering for up to 5 ms (the convoy effect). Measured on the 1M book: key 4 to the
     # dashboard's figures 1.18 s -> 0.80 s for an admin.
     sys.setswitchinterval(0.0005)
-    from crm_tui.tui_launch import launch, start_store_helper
+    from crm_tui.config import resolve_database
+    from crm_tui.tui_launch import launch, load_shared_modules, start_store_helper
 
     try:
-        # Forked first: the helper imports SQLAlchemy and opens the store on the other core
-        # while this process imports Textual.
-        helper = start_store_helper(db, as_login)
-        from crm_tui.config import resolve_database
-
-        launch(resolve_database(db), as_login, helper)
+        url = resolve_database(db)
+        load_shared_modules()
+        # Forked before Textual or SQLAlchemy loads: the helper imports SQLAlchemy and opens the
+        # store on the other core while this process imports Textual.
+        helper = start_store_helper(url, as_login)
+        launch(url, as_login, helper)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the contract: one sentence, never a traceback

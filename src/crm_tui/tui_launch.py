@@ -41,7 +41,22 @@ def _open_store_and_actor(url: str, as_login: str | None) -> tuple[Store, Actor]
         raise
 
 
-def start_store_helper(db: str | None, as_login: str | None) -> StoreHelper | None:
+SHARED_MODULES = ("asyncio", "concurrent.futures", "ssl", "tempfile", "uuid", "platform",
+                  "random", "subprocess", "typing_extensions", "unicodedata")
+"""Standard modules both the app (Textual) and the helper (SQLAlchemy, psycopg) load."""
+
+
+def load_shared_modules() -> None:
+    """Import ``SHARED_MODULES`` before the fork: the app needs them on its way to the first
+    frame anyway, and the helper then starts with them loaded (~40 ms off its way to the
+    database), since the helper's way is the longer one on PostgreSQL."""
+    import importlib
+
+    for name in SHARED_MODULES:
+        importlib.import_module(name)
+
+
+def start_store_helper(url: str, as_login: str | None) -> StoreHelper | None:
     """Fork the process that opens the store while the app starts (``store/helper.py``).
 
     Called before Textual or SQLAlchemy is imported and before any thread starts; None where
@@ -49,17 +64,12 @@ def start_store_helper(db: str | None, as_login: str | None) -> StoreHelper | No
     """
     from crm_tui.store.helper import start_helper
 
-    def url() -> str:
-        from crm_tui.config import resolve_database
-
-        return resolve_database(db)
-
     def open_own() -> Store:
         from crm_tui.store import open_store
 
-        return open_store(url())
+        return open_store(url)
 
-    return start_helper(lambda: _open_store_and_actor(url(), as_login), open_own)
+    return start_helper(lambda: _open_store_and_actor(url, as_login), open_own)
 
 
 def launch(url: str, as_login: str | None = None, helper: StoreHelper | None = None) -> None:
