@@ -15,6 +15,7 @@ import pytest
 
 from crm_tui.config import os_login
 from crm_tui.store import Store
+from crm_tui.store.helper import helper_wanted
 from crm_tui.store.setup import initialise
 from tests.tui_data import fill_book
 
@@ -28,6 +29,8 @@ class Terminal:
     """One tmux server of our own (its own socket), running one command at 120×36."""
 
     def __init__(self, command: list[str]) -> None:
+        self.helper_expected = False
+        """Whether ``crm`` should run the store in its helper process (``store/helper.py``)."""
         self.socket = f"crm-e2e-{uuid.uuid4().hex[:8]}"
         self._tmux("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "36",
                    " ".join(_quote(part) for part in command))
@@ -78,18 +81,37 @@ def crm_db(tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture
-def terminal(crm_db: str) -> Iterator[Terminal]:
+@pytest.fixture(params=["1", "0"], ids=["store-helper", "one-process"])
+def terminal(crm_db: str, request: pytest.FixtureRequest) -> Iterator[Terminal]:
+    """``crm`` as it runs on a machine with two cores (the store in its helper process) and as
+    on one core (``CRM_TUI_STORE_HELPER=0``: the store in the app's own process)."""
     env_keep = {key: os.environ[key] for key in ("CRM_CONFIG", "XDG_DATA_HOME") if key in os.environ}
+    env_keep["CRM_TUI_STORE_HELPER"] = request.param
     command = ["env", "-u", "COLUMNS", "-u", "LINES", *(f"{k}={v}" for k, v in env_keep.items()), "TERM=xterm-256color",
                sys.executable, "-m", "crm_tui", "--db", crm_db]
     term = Terminal(command)
+    term.helper_expected = request.param == "1" and helper_wanted()
     yield term
     term.close()
 
 
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(part) for part in path.read_text().split()] if path.exists() else []
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
 def test_search_in_the_real_crm(terminal: Terminal):
     terminal.wait_for(lambda s: "Due today" in s and "Follow-up log" in s, "Due today, where crm opens")
+    app_pid = int(terminal._tmux("display", "-p", "-t", "e2e", "#{pane_pid}").strip())
+    helpers = children(app_pid)
+    assert len(helpers) == (1 if terminal.helper_expected else 0)
     terminal.keys("1")
     screen = terminal.wait_for(lambda s: "My customers · 9 customers" in s, "the list")
     assert "张伟" in screen and "李娜" in screen and "单丽丽" not in screen
@@ -107,3 +129,7 @@ def test_search_in_the_real_crm(terminal: Terminal):
     terminal.wait_for(lambda s: "Clear search" not in s, "the search box left")
     terminal.keys("q")
     terminal.wait_for(lambda s: "My customers" not in s and "Due today" not in s, "crm closed")
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in helpers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(running(pid) for pid in helpers), "the store's helper outlived crm"
