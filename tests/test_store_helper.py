@@ -268,3 +268,12 @@ def test_the_app_side_of_crm_loads_no_sqlalchemy(sqlite_url, clock):
                          capture_output=True, text=True, timeout=60, check=True).stdout.split()
     assert out == ["2", "张伟", "False"], "the app process loaded SQLAlchemy"
 
+
+
+def test_importing_the_store_anywhere_else_loads_it_whole():
+    """Only ``crm``'s TUI defers the store; ``import crm_tui.store`` (the CLI, scripts, the
+    ``crm find`` baseline of DESIGN §9) gets ``Store`` with its engine at once."""
+    code = "import sys, crm_tui.store; print('sqlalchemy' in sys.modules, crm_tui.store.Store.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         check=True).stdout.split()
+    assert out == ["True", "Store"]

@@ -62,6 +62,9 @@ def start_store_helper(url: str, as_login: str | None) -> StoreHelper | None:
     Called before Textual or SQLAlchemy is imported and before any thread starts; None where
     a helper would not pay off (one core, no ``fork``, ``CRM_TUI_STORE_HELPER=0``).
     """
+    import crm_tui
+
+    crm_tui.STORE_ON_DEMAND = True
     from crm_tui.store.helper import start_helper
 
     def open_own() -> Store:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import crm_tui
+
 from .clock import Clock, FixedClock
 from .errors import (
     AlreadyExists,
@@ -24,18 +26,17 @@ from .errors import (
 )
 from .records import Actor, CustomerRecord, Portrait
 
-if TYPE_CHECKING:
+if TYPE_CHECKING or not crm_tui.STORE_ON_DEMAND:
     from .store import Store, open_store
+else:
+    def __getattr__(name: str) -> object:
+        # The TUI's process unpickles records from the store's helper (helper.py) and must not
+        # load SQLAlchemy for them: the store itself is loaded if and when it is asked for.
+        if name in ("Store", "open_store"):
+            from . import store
 
-
-def __getattr__(name: str) -> object:
-    # Loaded on first use: the TUI unpickles records from the store's helper process (helper.py)
-    # before the first rows and must not import SQLAlchemy for them.
-    if name in ("Store", "open_store"):
-        from . import store
-
-        return getattr(store, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+            return getattr(store, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # The store's warnings (a lost change notification, a watcher reconnecting) are for whoever
