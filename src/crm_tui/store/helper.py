@@ -42,10 +42,15 @@ HELPER_ENV = "CRM_TUI_STORE_HELPER"
 """Set to ``0`` to open the store in the app's own process from the start."""
 
 _HEADER = struct.Struct("!I")
+_CALL_ID = struct.Struct("!Q")
 _ATTRIBUTES = ("url", "label", "backend", "is_sqlite")
 """Plain attributes the helper reports with its store (the clock is made in the app)."""
 
 Opener = Callable[[], "tuple[Store, Actor]"]
+
+
+class _HelperGone(Exception):
+    """The helper cannot take this call (it has exited, or the arguments do not pickle)."""
 
 
 def helper_wanted() -> bool:
@@ -59,38 +64,40 @@ def helper_wanted() -> bool:
     return cores >= 2
 
 
+def _frame(message: object, prefix: bytes = b"") -> bytes:
+    data = prefix + pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
 def _send(sock: socket.socket, lock: threading.Lock, message: object) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    data = _frame(message)
     with lock:
-        sock.sendall(_HEADER.pack(len(data)) + data)
+        sock.sendall(data)
 
 
-class _HelperGone(Exception):
-    """The helper cannot take this call (it has exited, or the arguments do not pickle)."""
+def _read_frame(stream: Any) -> bytes | None:
+    """The next frame's bytes, or None when the other side has gone."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    return data if len(data) == size else None
 
 
 def _receive(stream: Any) -> Any:
-    """The next message, or None when the other side has gone."""
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(header)
-    data = stream.read(size)
-    if len(data) < size:
-        return None
-    return pickle.loads(data)
+    """The helper's next message to the app, or None when it has gone."""
+    data = _read_frame(stream)
+    return None if data is None else pickle.loads(data)
 
 
 def _receive_call(stream: Any) -> tuple[int, str, tuple[Any, ...], dict[str, Any]] | None:
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
+    """The app's next call to the helper: its id (8 bytes, read first), name and arguments."""
+    data = _read_frame(stream)
+    if data is None:
         return None
-    (size,) = _HEADER.unpack(header)
-    data = stream.read(size)
-    if len(data) < size:
-        return None
-    (call_id,) = struct.unpack("!Q", data[:8])
-    name, args, kwargs = pickle.loads(data[8:])
+    (call_id,) = _CALL_ID.unpack_from(data)
+    name, args, kwargs = pickle.loads(data[_CALL_ID.size:])
     return call_id, name, args, kwargs
 
 
@@ -149,12 +156,11 @@ def _serve(sock: socket.socket, opener: Opener) -> None:
                 value = None
             else:
                 value = getattr(store, name)(*args, **kwargs)
-            data = pickle.dumps(("reply", call_id, True, value), protocol=pickle.HIGHEST_PROTOCOL)
+            data = _frame(("reply", call_id, True, value))
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
-            data = pickle.dumps(("reply", call_id, False, _portable(exc)),
-                                protocol=pickle.HIGHEST_PROTOCOL)
+            data = _frame(("reply", call_id, False, _portable(exc)))
         with lock:
-            sock.sendall(_HEADER.pack(len(data)) + data)
+            sock.sendall(data)
 
     stream = sock.makefile("rb")
     try:
@@ -255,20 +261,21 @@ class StoreHelper:
         return HelpedStore(self, frozenset(methods), attributes), actor
 
     def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        pending = _Pending()
+        with self._pending_lock:
+            self._next_id += 1
+            call_id = self._next_id
         try:
-            data = pickle.dumps((name, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+            data = _frame((name, args, kwargs), _CALL_ID.pack(call_id))
         except Exception as exc:  # noqa: BLE001 - arguments only the app's own store can take
             raise _HelperGone from exc
-        pending = _Pending()
         with self._pending_lock:
             if self._gone:
                 raise _HelperGone
-            self._next_id += 1
-            call_id = self._next_id
             self._pending[call_id] = pending
         try:
             with self._send_lock:
-                self._sock.sendall(_HEADER.pack(len(data) + 8) + struct.pack("!Q", call_id) + data)
+                self._sock.sendall(data)
         except OSError as exc:
             with self._pending_lock:
                 self._pending.pop(call_id, None)
