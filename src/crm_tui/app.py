@@ -7,8 +7,9 @@ group=...)`` workers (or ``run_worker(..., thread=True)``); workers never touch 
 bubble), never a crash.
 
 Start-up: the first frame does not wait for the store. ``crm`` builds the app with an
-``opener`` that imports and opens the store in a worker (SQLAlchemy and SQLModel cost about
-0.4 s to import); tests and other callers pass an open store to ``make_app``.
+``opener`` run in a worker: it waits for the store's helper process (``store/helper.py``),
+which imports SQLAlchemy and opens the database on another core meanwhile, or, on one core,
+imports and opens the store itself; tests and other callers pass an open store to ``make_app``.
 """
 
 from __future__ import annotations
