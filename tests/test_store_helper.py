@@ -277,3 +277,38 @@ def test_importing_the_store_anywhere_else_loads_it_whole():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          check=True).stdout.split()
     assert out == ["True", "Store"]
+
+
+def test_a_helper_that_dies_before_the_database_is_open_leaves_the_app_its_own_store(sqlite_url, clock):
+    from crm_tui.config import os_login
+    from crm_tui.store.helper import HelperFailed
+    from crm_tui.store.setup import initialise
+    from crm_tui.tui_launch import open_for_app
+
+    initialise(sqlite_url, os_login(), "Me", clock=clock)
+
+    def dies() -> tuple[Store, Actor]:
+        os._exit(3)
+
+    helper = start_helper(dies, lambda: Store(sqlite_url), only_if_useful=False)
+    with pytest.raises(HelperFailed):
+        helper.open()
+    helper = start_helper(dies, lambda: Store(sqlite_url), only_if_useful=False)
+    store, actor = open_for_app(helper, sqlite_url, None)
+    try:
+        assert isinstance(store, Store) and actor.login == os_login()
+    finally:
+        store.close()
+    assert _wait_gone(helper.pid)
+
+
+def test_what_the_database_says_at_open_is_not_hidden_by_the_fallback(tmp_path):
+    """An uninitialised database: the helper's refusal reaches the user as is."""
+    from crm_tui.store.errors import SchemaOutOfDate
+    from crm_tui.tui_launch import _open_store_and_actor, open_for_app
+
+    url = str(tmp_path / "empty.db")
+    helper = start_helper(lambda: _open_store_and_actor(url, None), lambda: Store(url),
+                          only_if_useful=False)
+    with pytest.raises(SchemaOutOfDate):
+        open_for_app(helper, url, None)

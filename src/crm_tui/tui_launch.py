@@ -11,7 +11,7 @@ the CLI turns it into one sentence and its exit code.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from crm_tui.store import Actor, Store
@@ -75,14 +75,29 @@ def start_store_helper(url: str, as_login: str | None) -> StoreHelper | None:
     return start_helper(lambda: _open_store_and_actor(url, as_login), open_own)
 
 
+def open_for_app(helper: StoreHelper | None, url: str, as_login: str | None) -> tuple[Any, Actor]:
+    """The app's store and acting rep: the helper's, or the app's own where there is no helper
+    or it died before it had the database open (what the database said is raised as said)."""
+    if helper is not None:
+        from crm_tui.store.helper import HelperFailed
+
+        try:
+            return helper.open()
+        except HelperFailed:
+            pass
+    return _open_store_and_actor(url, as_login)
+
+
 def launch(url: str, as_login: str | None = None, helper: StoreHelper | None = None) -> None:
     import os
 
     from crm_tui.app import NO_RECYCLE_ENV, make_app
     from crm_tui.config import load_settings
 
-    opener = helper.open if helper is not None else lambda: _open_store_and_actor(url, as_login)
-    app = make_app(None, None, settings=load_settings(), opener=opener,  # type: ignore[arg-type]
+    def opener() -> tuple[Any, Actor]:
+        return open_for_app(helper, url, as_login)
+
+    app = make_app(None, None, settings=load_settings(), opener=opener,
                    database_label=provisional_label(url),
                    recycle_at_start=not os.environ.get(NO_RECYCLE_ENV))
     try:

@@ -49,6 +49,10 @@ _ATTRIBUTES = ("url", "label", "backend", "is_sqlite")
 Opener = Callable[[], "tuple[Store, Actor]"]
 
 
+class HelperFailed(DatabaseUnavailable):
+    """The helper process itself failed (not the database): the app may open the store itself."""
+
+
 class _HelperGone(Exception):
     """The helper cannot take this call (it has exited, or the arguments do not pickle)."""
 
@@ -252,8 +256,7 @@ class StoreHelper:
             self.close()
             self._reap()
             if message is None:
-                raise DatabaseUnavailable(
-                    "the store's helper process ended before it opened the database")
+                raise HelperFailed("the store's helper process ended before it opened the database")
             raise message[1]
         _kind, actor, methods, attributes = message
         threading.Thread(target=self._read, args=(stream,), daemon=True,
