@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
 import pickle
 import signal
@@ -37,6 +38,8 @@ from .errors import CrmError, DatabaseUnavailable
 if TYPE_CHECKING:
     from .records import Actor
     from .store import Store
+
+log = logging.getLogger("crm.helper")
 
 HELPER_ENV = "CRM_TUI_STORE_HELPER"
 """Set to ``0`` to open the store in the app's own process from the start."""
@@ -348,8 +351,17 @@ class HelpedStore:
     def watch(self, on_change: Callable[[frozenset[int] | None], None]) -> HelperWatch:
         """Watch other clients' changes (a ``ChangeWatcher`` in the helper, DESIGN §6)."""
         self._helper.on_change = on_change
-        self._helper.call(WATCH, (), {})
+        # Asked from a thread: the app calls this on its event loop, which must not wait on the
+        # helper (it may be busy answering the first screen's reads).
+        threading.Thread(target=self._start_watching, daemon=True,
+                         name="store-helper-watch").start()
         return HelperWatch(self._helper)
+
+    def _start_watching(self) -> None:
+        try:
+            self._helper.call(WATCH, (), {})
+        except Exception:  # noqa: BLE001 - live updates are lost, the app goes on
+            log.warning("the store's helper could not start watching for changes", exc_info=True)
 
     def take_over(self) -> Store:
         """The app's own store, opened on first need (it imports SQLAlchemy: not on the event
