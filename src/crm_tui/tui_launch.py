@@ -3,9 +3,8 @@
 Importing the store (SQLAlchemy) and opening the database happen in a helper process forked
 before anything heavy is imported (``store/helper.py``), or, where that would not pay off, in
 the app's worker through ``opener``; either way the screen appears while they load (DESIGN §9,
-§11). An error
-while opening (an unknown rep, an out-of-date schema) ends the app and is raised here, where
-the CLI turns it into one sentence and its exit code.
+§11). An error while opening (an unknown rep, an out-of-date schema) ends the app and is raised
+here, where the CLI turns it into one sentence and its exit code.
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ def _open_store_and_actor(url: str, as_login: str | None) -> tuple[Store, Actor]
 
 SHARED_MODULES = ("asyncio", "concurrent.futures", "ssl", "tempfile", "uuid", "platform",
                   "random", "subprocess", "typing_extensions", "unicodedata")
-"""Standard modules both the app (Textual) and the helper (SQLAlchemy, psycopg) load."""
+"""Modules both the app (Textual) and the helper (SQLAlchemy, psycopg) load."""
 
 
 def load_shared_modules() -> None:
