@@ -23,7 +23,7 @@ from crm_tui.store.setup import initialise
 from crm_tui.widgets.charts import BarChart, WeekSparks, bar_text, sparkline
 from crm_tui.widgets.customer_table import CustomerTable
 from tests.conftest import FIXED_NOW
-from tests.tui_data import pilot_test, utc_local_time
+from tests.tui_data import pilot_test, settle, utc_local_time
 
 SIZE = (120, 36)
 
@@ -53,13 +53,6 @@ def fill_team(store: Store, admin: Actor, clock: FixedClock) -> None:
         store.add_customer(admin, {"name": f"公海 {number}"}, pool=True)
     clock.at = start
     store.refresh_tiers() if hasattr(store, "refresh_tiers") else None
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.pause(0.12)
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 @pytest.fixture

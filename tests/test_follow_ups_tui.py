@@ -19,16 +19,9 @@ from crm_tui.store import Actor, FixedClock, Store, schema
 from crm_tui.store.setup import initialise
 from crm_tui.widgets.timeline import Timeline
 from tests.conftest import FIXED_NOW
-from tests.tui_data import fill_book, pilot_test, utc_local_time
+from tests.tui_data import fill_book, pilot_test, settle, utc_local_time
 
 SIZE = (120, 36)
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.pause(0.12)
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def add_team_history(store: Store, admin: Actor, ids: dict[str, int]) -> None:

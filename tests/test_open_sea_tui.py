@@ -22,7 +22,7 @@ from crm_tui.store import Actor, FixedClock, Store, schema
 from crm_tui.store.setup import initialise
 from crm_tui.widgets.customer_table import CustomerTable
 from tests.conftest import FIXED_NOW
-from tests.tui_data import pilot_test, utc_local_time
+from tests.tui_data import pilot_test, settle, utc_local_time
 
 SIZE = (120, 36)
 LIVE_CEILING = 20.0
@@ -66,13 +66,6 @@ def fill_sea(store: Store, admin: Actor, former: Actor, clock: FixedClock) -> di
             owner_id=None, claimed_at=None, pool_entered_at=FIXED_NOW - timedelta(days=9, hours=1),
             release_reason="recycled: no follow-up for 30 days (rule recycle_after_days)"))
     return ids
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.pause(0.12)
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def sea_names(screen: OpenSeaScreen) -> list[str]:

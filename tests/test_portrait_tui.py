@@ -26,21 +26,13 @@ from crm_tui.store.setup import initialise
 from crm_tui.widgets.timeline import Timeline
 from crm_tui.widgets.value_badges import ValueBadges
 from tests.conftest import FIXED_NOW
-from tests.tui_data import fill_book, pilot_test, utc_local_time
+from tests.tui_data import fill_book, pilot_test, settle, utc_local_time
 
 SIZE = (120, 36)
 CHANNELS = ("call", "visit", "wechat", "email", "meeting")
 SUMMARIES = ("电话沟通，客户想要报价", "上门拜访，见了采购部王经理", "微信发了产品手册",
              "Sent the revised quote", "季度会议：讨论续约")
 LONG_HISTORY = FOLLOW_UP_WINDOW + 12
-
-
-async def settle(pilot) -> None:
-    """Let timers fire and every worker and its messages finish."""
-    for _ in range(3):
-        await pilot.pause(0.12)
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def add_long_history(store: Store, admin: Actor) -> int:

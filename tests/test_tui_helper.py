@@ -18,16 +18,9 @@ from crm_tui.screens.portrait import PortraitScreen
 from crm_tui.store import Actor, Store
 from crm_tui.store.helper import HelpedStore, start_helper
 from crm_tui.widgets.customer_table import CustomerTable
-from tests.tui_data import fill_book, pilot_test, utc_local_time
+from tests.tui_data import fill_book, pilot_test, settle, utc_local_time
 
 SIZE = (120, 36)
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.pause(0.12)
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def names(table: CustomerTable) -> list[str]:

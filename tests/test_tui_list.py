@@ -13,7 +13,7 @@ from crm_tui.store import Actor, Store
 from crm_tui.store.setup import initialise
 from crm_tui.widgets.customer_table import PAGE_SIZE, CustomerTable
 from tests.conftest import FIXED_NOW
-from tests.tui_data import fill_book, pilot_test, utc_local_time
+from tests.tui_data import fill_book, pilot_test, settle, utc_local_time
 
 SIZE = (120, 36)
 EXTRA = 150  # with the book, more than one page of rows
@@ -50,14 +50,6 @@ def app_for(book) -> CrmApp:
     store, admin, _ids = book
     return make_app(store, admin, clock=store.clock, cursor_blink=False, watch_changes=False,
                     start_mode="customers")
-
-
-async def settle(pilot) -> None:
-    """Let debounce timers fire and every worker and its messages finish."""
-    for _ in range(3):
-        await pilot.pause(0.12)
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def names_in_view(table: CustomerTable, count: int = 5) -> list[str]:

@@ -16,16 +16,9 @@ from crm_tui.app import CrmApp, make_app
 from crm_tui.store import FixedClock, Store, schema
 from crm_tui.store.setup import initialise
 from tests.conftest import FIXED_NOW
-from tests.tui_data import fill_book, utc_local_time
+from tests.tui_data import fill_book, settle, utc_local_time
 
 SIZE = (120, 36)
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.pause(0.12)
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 @pytest.fixture(scope="module")

@@ -72,3 +72,11 @@ def pilot_test(scenario: Callable[..., Coroutine[Any, Any, None]]) -> Callable[.
         asyncio.run(scenario(*args, **kwargs))
 
     return run
+
+
+async def settle(pilot: Any) -> None:
+    """Let timers (the search debounce) fire and every worker and its messages finish."""
+    for _ in range(3):
+        await pilot.pause(0.12)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
