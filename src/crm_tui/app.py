@@ -187,13 +187,7 @@ class CrmApp(App[None]):
             def report(ids: frozenset[int] | None) -> None:
                 self.post_message(CustomersChanged(ids))
 
-            if hasattr(type(store), "watch"):  # served by the helper process (store/helper.py)
-                self._watcher = store.watch(report)  # type: ignore[union-attr]
-            else:
-                from crm_tui.store.live import ChangeWatcher
-
-                self._watcher = ChangeWatcher(store, report)
-                self._watcher.start()
+            self._watcher = store.watch(report)
         if self.recycle_at_start and hasattr(store, "recycle_if_stale"):
             self.run_worker(lambda: store.recycle_if_stale(me),  # type: ignore[attr-defined]
                             thread=True, exit_on_error=False, group="recycle",

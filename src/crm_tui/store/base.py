@@ -7,10 +7,10 @@ who that is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
@@ -41,6 +41,9 @@ from .tables import ownership_event as ownership_t
 from .tables import rep as rep_t
 from .tables import setting as setting_t
 from .tables import tag as tag_t
+
+if TYPE_CHECKING:
+    from .live import ChangeWatcher
 
 owner_rep = rep_t.alias("owner_rep")
 
@@ -164,6 +167,15 @@ class StoreBase:
     def _unavailable(self, exc: OperationalError) -> DatabaseUnavailable:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         return DatabaseUnavailable(f"The database {self.label} cannot be used: {reason}.")
+
+    def watch(self, on_change: Callable[[frozenset[int] | None], None]) -> ChangeWatcher:
+        """Report other clients' changes to ``on_change`` from now on (``live.py``, DESIGN §6);
+        ``stop()`` on the result ends it."""
+        from .live import ChangeWatcher
+
+        watcher = ChangeWatcher(self, on_change)
+        watcher.start()
+        return watcher
 
     def close(self) -> None:
         if self.notifier is not None:

@@ -155,11 +155,7 @@ def _serve(sock: socket.socket, opener: Opener) -> None:
     def answer(call_id: int, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:
             if name == WATCH:
-                from .live import ChangeWatcher
-
-                watcher = ChangeWatcher(store, report)
-                watchers.append(watcher)
-                watcher.start()
+                watchers.append(store.watch(report))
                 value = None
             else:
                 value = getattr(store, name)(*args, **kwargs)
