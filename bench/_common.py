@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(os.environ.get("CRM_BENCH_DIR", "/tmp/crm-bench"))
-CRM = [sys.executable, "-m", "crm_tui.cli"]
+CRM = [sys.executable, "-m", "crm_tui.cli.app"]
 
 
 def crm_command() -> list[str]:

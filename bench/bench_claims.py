@@ -124,8 +124,8 @@ def prepare(url: str, clients: int, customers: int) -> list[int]:
     from sqlalchemy import insert, select
 
     from crm_tui.store import Store
-    from crm_tui.store.base import customer_t
-    from crm_tui.store.setup import initialise
+    from crm_tui.store.db.base import customer_t
+    from crm_tui.store.schema.setup import initialise
 
     initialise(url, "bench_admin", "Bench Admin")
     store = Store(url)
@@ -153,7 +153,7 @@ def verify(url: str, results: list[dict]) -> dict[str, int]:
     from sqlalchemy import func, select
 
     from crm_tui.store import Store
-    from crm_tui.store.base import customer_t, ownership_t, rep_t
+    from crm_tui.store.db.base import customer_t, ownership_t, rep_t
 
     store = Store(url)
     try:
@@ -235,7 +235,7 @@ def postgresql_run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         return run("PostgreSQL", url, args.clients, args.customers, args.seconds)
     finally:
-        from crm_tui.store.engine import make_engine
+        from crm_tui.store.db.engine import make_engine
 
         make_engine(url).dispose()
         with psycopg.connect(admin_url, autocommit=True) as conn:

@@ -59,7 +59,7 @@ def timed(call: Callable[[], Any]) -> float:
 def first_admin(store: Any) -> str:
     from sqlalchemy import select
 
-    from crm_tui.store.base import rep_t
+    from crm_tui.store.db.base import rep_t
 
     with store.read() as conn:
         return conn.execute(
@@ -78,7 +78,7 @@ def sections(store: Any, actor: Any) -> dict[str, float]:
         _, reps = store._stats_reps(conn, actor)
         times["reps in scope"] = time.perf_counter() - started
         ids = [rep.id for rep in reps]
-        from crm_tui.store.stats import RepStats
+        from crm_tui.store.analytics.dashboard import RepStats
 
         lines = {rep.id: RepStats(rep.login, rep.name) for rep in reps}
         tiers: dict[str, int] = {}

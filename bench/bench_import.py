@@ -110,7 +110,7 @@ def serial_in_process(path: Path, db: Path) -> tuple[float, float]:
     """The same import through the store API in this process, one core, no workers: its CPU
     time is the work itself, whatever else the machine is doing."""
     from crm_tui.store import Store
-    from crm_tui.store.setup import initialise
+    from crm_tui.store.schema.setup import initialise
 
     initialise(str(db), "bench")
     store = Store(str(db))

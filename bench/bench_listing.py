@@ -17,7 +17,7 @@ from _common import demo_db, machine, median  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from crm_tui.store import Store  # noqa: E402
-from crm_tui.store.listing import ListQuery  # noqa: E402
+from crm_tui.store.search.listing import ListQuery  # noqa: E402
 
 PAGE = 50
 QUERIES = {

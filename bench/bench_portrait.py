@@ -60,8 +60,8 @@ def synthesize_postgresql(url: str, customers: int) -> None:
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from crm_tui.store import schema
-    from crm_tui.store.setup import initialise
+    from crm_tui.store.schema import migrate as schema
+    from crm_tui.store.schema.setup import initialise
 
     target = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
     admin = target.set(database="postgres").render_as_string(hide_password=False)
@@ -142,7 +142,7 @@ def actors(store: Any) -> tuple[Any, Any]:
     """(an admin, the demo rep owning the most customers)."""
     from sqlalchemy import func, select
 
-    from crm_tui.store.base import customer_t, rep_t
+    from crm_tui.store.db.base import customer_t, rep_t
 
     with store.read() as conn:
         admin = conn.execute(select(rep_t.c.login).where(rep_t.c.role == "admin")
@@ -159,8 +159,8 @@ def add_busy_customer(store: Any, rep: Any) -> int:
     """A customer with 1,000 follow-ups (bulk-inserted), contacts and deals, owned by ``rep``."""
     from sqlalchemy import insert, update
 
-    from crm_tui.store.base import customer_t
-    from crm_tui.store.followups import follow_up_t
+    from crm_tui.store.db.base import customer_t
+    from crm_tui.store.sales.followups import follow_up_t
 
     with store.write() as conn:
         store._put_setting(conn, "private_cap", 0)  # the copy only: the demo rep may be at cap
@@ -215,11 +215,10 @@ def bench_screen(store: Any, actor: Any, customer_id: int,
     from textual.screen import Screen
     from textual.widgets import Footer, Header, Static
 
-    from crm_tui.app import make_app
-    from crm_tui.screens.base import CrmScreen
-    from crm_tui.screens.portrait import PortraitScreen
-    from crm_tui.store import rules as rules_mod
-
+    from crm_tui.store.team import settings as rules_mod
+    from crm_tui.tui.app import make_app
+    from crm_tui.tui.screens.base import CrmScreen
+    from crm_tui.tui.screens.portrait import PortraitScreen
     class PlainScreen(CrmScreen):
         first_drawn_at: float | None = None
         first_drawn_cpu: float | None = None
@@ -275,7 +274,7 @@ def bench_screen(store: Any, actor: Any, customer_id: int,
 def served_by_a_helper(url: str, login: str) -> tuple[Any, Any]:
     """The store as ``crm`` gives it to the app: served by the helper process (store/helper.py)."""
     from crm_tui.store import Store
-    from crm_tui.store.helper import start_helper
+    from crm_tui.store.helper.transport import start_helper
 
     def opener() -> tuple[Any, Any]:
         own = Store(url)
@@ -355,8 +354,8 @@ def main() -> None:
         with store.read() as conn:
             from sqlalchemy import func, select
 
-            from crm_tui.store.base import customer_t
-            from crm_tui.store.followups import follow_up_t
+            from crm_tui.store.db.base import customer_t
+            from crm_tui.store.sales.followups import follow_up_t
 
             customers = conn.execute(select(func.count()).select_from(customer_t)).scalar_one()
             follow_ups = conn.execute(select(func.count()).select_from(follow_up_t)).scalar_one()

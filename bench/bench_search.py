@@ -20,7 +20,7 @@ from _common import demo_db, machine, percentile, timed_ms  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from crm_tui.store import Store  # noqa: E402
-from crm_tui.store.search_tokens import full_pinyin  # noqa: E402
+from crm_tui.store.search.tokens import full_pinyin  # noqa: E402
 
 
 def sample_queries(store: Store, per_kind: int, seed: int = 7) -> dict[str, list[str]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from crm_tui.store import Actor, FixedClock, Store
-from crm_tui.store.setup import initialise
+from crm_tui.store.schema.setup import initialise
 
 PG_ENV = "CRM_TEST_DATABASE_URL"
 FIXED_NOW = datetime(2026, 6, 15, 9, 30, tzinfo=UTC)
@@ -67,11 +67,10 @@ def pg_template() -> Iterator[str]:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
-    from crm_tui.store import schema
-
+    from crm_tui.store.schema import migrate as schema
     template_url = _with_db(admin_url, name)
     schema.upgrade(template_url)
-    from crm_tui.store.engine import make_engine
+    from crm_tui.store.db.engine import make_engine
 
     make_engine(template_url).dispose()
     yield name
@@ -108,8 +107,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty, migrated database URL on each backend (no reps yet)."""
     if request.param == "sqlite":
         url = str(tmp_path / "crm.db")
-        from crm_tui.store import schema
-
+        from crm_tui.store.schema import migrate as schema
         schema.upgrade(url)
         yield url
         return
@@ -122,8 +120,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A migrated SQLite database (for tests that are about SQLite itself)."""
-    from crm_tui.store import schema
-
+    from crm_tui.store.schema import migrate as schema
     url = str(tmp_path / "crm.db")
     schema.upgrade(url)
     return url

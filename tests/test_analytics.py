@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from crm_tui.store import analytics
-from crm_tui.store.analytics import completeness, rfm_scores, rfm_segment
+from crm_tui.store.analytics import value as analytics
+from crm_tui.store.analytics.value import completeness, rfm_scores, rfm_segment
 from tests.test_pg_security import cluster  # noqa: F401 - the PostgreSQL roles fixture
 
 NOW = datetime(2026, 6, 15, 9, 30, tzinfo=UTC)

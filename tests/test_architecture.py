@@ -23,7 +23,7 @@ def _imported_modules(path: Path) -> set[str]:
 
 def test_store_imports_no_ui_in_a_fresh_interpreter():
     code = (
-        "import sys, crm_tui.store, crm_tui.store.setup, crm_tui.store.schema;"
+        "import sys, crm_tui.store, crm_tui.store.schema.setup, crm_tui.store.schema.migrate;"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'typer')];"
         "print(','.join(bad))"
     )
@@ -45,7 +45,7 @@ def test_screens_and_widgets_never_touch_the_database_layer():
 def test_cli_find_path_does_not_import_textual():
     code = (
         "import sys; sys.argv=['crm','--help'];"
-        "import crm_tui.cli;"
+        "import crm_tui.cli.app;"
         "print(any(m.startswith('textual') for m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from crm_tui.cli import app
-from crm_tui.store.setup import initialise
+from crm_tui.cli.app import app
+from crm_tui.store.schema.setup import initialise
 
 runner = CliRunner()
 CRM = str(Path(sys.executable).parent / "crm")

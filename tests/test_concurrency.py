@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, insert, select, update
 
 from crm_tui.store import Clock, Store
-from crm_tui.store.base import customer_t, ownership_t
+from crm_tui.store.db.base import customer_t, ownership_t
 
 WORKERS = 16
 BARRIER_TIMEOUT = 120
@@ -301,7 +301,7 @@ def test_cooldown_holds_while_colleagues_race_for_the_customer(
 
 
 def test_concurrent_recycles_move_each_customer_once(processes, store, db_url, make_rep):
-    from crm_tui.store.sea import RECYCLE_BATCH
+    from crm_tui.store.sea.ops import RECYCLE_BATCH
 
     reps = [make_rep(f"rep{n}") for n in range(3)]
     count = RECYCLE_BATCH * 2 + 50  # several batches, so the runs interleave

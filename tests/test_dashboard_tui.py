@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Switch
 
-from crm_tui.app import CrmApp, make_app
-from crm_tui.screens.dashboard import DashboardScreen
-from crm_tui.screens.rules import RulesScreen
-from crm_tui.screens.transfer import TransferScreen
-from crm_tui.store import Actor, FixedClock, Store, schema
-from crm_tui.store.setup import initialise
-from crm_tui.widgets.charts import BarChart, WeekSparks, bar_text, sparkline
-from crm_tui.widgets.customer_table import CustomerTable
+from crm_tui.store import Actor, FixedClock, Store
+from crm_tui.store.schema import migrate as schema
+from crm_tui.store.schema.setup import initialise
+from crm_tui.tui.app import CrmApp, make_app
+from crm_tui.tui.screens.dashboard import DashboardScreen
+from crm_tui.tui.screens.rules import RulesScreen
+from crm_tui.tui.screens.transfer import TransferScreen
+from crm_tui.tui.widgets.charts import BarChart, WeekSparks, bar_text, sparkline
+from crm_tui.tui.widgets.customer_table import CustomerTable
 from tests.conftest import FIXED_NOW
 from tests.tui_data import pilot_test, settle, utc_local_time
 

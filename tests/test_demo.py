@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from crm_tui.store import Store, validate
-from crm_tui.store.base import customer_t, ownership_t
-from crm_tui.store.customers import contact_t
-from crm_tui.store.models import STAGES, Deal, FollowUp
-from crm_tui.store.search_tokens import customer_tokens
-from crm_tui.store.setup import initialise
+from crm_tui.store.customers.editing import contact_t
+from crm_tui.store.db.base import customer_t, ownership_t
+from crm_tui.store.schema.models import STAGES, Deal, FollowUp
+from crm_tui.store.schema.setup import initialise
+from crm_tui.store.search.tokens import customer_tokens
 
 N = 300
 deal_t = Deal.__table__
@@ -154,7 +154,7 @@ def test_seed_makes_it_deterministic(tmp_path, clock):
 
 
 def test_generated_phones_are_valid_in_bulk(clock):
-    from crm_tui.store.demo import DemoGenerator
+    from crm_tui.store.demo.generate import DemoGenerator
 
     generator = DemoGenerator(seed=7, n=10, now=clock.now(), today=clock.today(), sqlite=True,
                               admin_id=1, rep_ids=[2], tag_ids=[1], first_id=1)
@@ -165,8 +165,7 @@ def test_generated_phones_are_valid_in_bulk(clock):
 
 def test_the_worker_process_draws_the_same_rows(clock):
     """Big loads draw their rows in a child process; it must give exactly what this one would."""
-    from crm_tui.store import demo as demo_mod
-
+    from crm_tui.store.demo import generate as demo_mod
     settings = dict(seed=3, n=2 * 250 + 7, now=clock.now(), today=clock.today(), sqlite=True,
                     admin_id=1, rep_ids=[2, 3, 4], tag_ids=[1, 2], first_id=1)
     original = demo_mod.CHUNK
@@ -185,8 +184,7 @@ def test_a_big_fresh_load_builds_its_search_index_aside(tmp_path, clock, monkeyp
     with WAL on at the end (as any load of the loader would leave it)."""
     import sqlite3
 
-    from crm_tui.store import demo as demo_mod
-
+    from crm_tui.store.demo import generate as demo_mod
     monkeypatch.setattr(demo_mod, "CHUNK", 300)
     monkeypatch.setattr(demo_mod, "WORKER_FROM", 500)
     made = []

@@ -15,8 +15,8 @@ import pytest
 
 from crm_tui.config import os_login
 from crm_tui.store import Store
-from crm_tui.store.helper import helper_wanted
-from crm_tui.store.setup import initialise
+from crm_tui.store.helper.transport import helper_wanted
+from crm_tui.store.schema.setup import initialise
 from tests.tui_data import fill_book
 
 pytestmark = [

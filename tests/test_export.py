@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from crm_tui.cli import app
+from crm_tui.cli.app import app
 from crm_tui.store import Store
-from crm_tui.store.exporting import neutralise
-from crm_tui.store.setup import initialise
+from crm_tui.store.files.exporting import neutralise
+from crm_tui.store.schema.setup import initialise
 
 
 def populate(store: Store, owner) -> None:

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Select, Static
 
-from crm_tui.app import CrmApp, make_app
-from crm_tui.screens.follow_ups import FollowUpsScreen
-from crm_tui.screens.forms import FollowUpFormScreen
-from crm_tui.screens.portrait import PortraitScreen
-from crm_tui.store import Actor, FixedClock, Store, schema
-from crm_tui.store.setup import initialise
-from crm_tui.widgets.timeline import Timeline
+from crm_tui.store import Actor, FixedClock, Store
+from crm_tui.store.schema import migrate as schema
+from crm_tui.store.schema.setup import initialise
+from crm_tui.tui.app import CrmApp, make_app
+from crm_tui.tui.dialogs.forms import FollowUpFormScreen
+from crm_tui.tui.screens.follow_ups import FollowUpsScreen
+from crm_tui.tui.screens.portrait import PortraitScreen
+from crm_tui.tui.widgets.timeline import Timeline
 from tests.conftest import FIXED_NOW
 from tests.tui_data import fill_book, pilot_test, settle, utc_local_time
 
@@ -69,7 +70,7 @@ async def due_screen(pilot) -> FollowUpsScreen:
 async def test_crm_opens_on_due_today_unless_the_config_says_otherwise(book):
     """DESIGN §1: a rep's morning starts on *Due today*; ``start_screen`` picks another."""
     from crm_tui.config import Settings
-    from crm_tui.screens.customer_list import CustomerListScreen
+    from crm_tui.tui.screens.customer_list import CustomerListScreen
 
     store, admin, _ids = book
     async with app_for(store, admin).run_test(size=SIZE) as pilot:

@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
+from crm_tui.present.textsafe import printable
 from crm_tui.store import Actor, Store, ValidationError, validate
-from crm_tui.store.base import customer_t
-from crm_tui.store.search_tokens import query_terms
-from crm_tui.textsafe import printable
+from crm_tui.store.db.base import customer_t
+from crm_tui.store.search.tokens import query_terms
 
 CRM = str(Path(sys.executable).parent / "crm")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -212,7 +212,7 @@ def hostile(sqlite_url: str, clock) -> tuple[str, int]:
     """A customer whose name is markup and whose notes and company carry raw escape sequences,
     as an old import or a ``psql`` session could have stored them (the validators refuse ESC)."""
     from crm_tui.config import os_login
-    from crm_tui.store.setup import initialise
+    from crm_tui.store.schema.setup import initialise
 
     initialise(sqlite_url, os_login(), "Root", clock=clock)
     store = Store(sqlite_url, clock=clock)
@@ -270,8 +270,9 @@ def test_literal_rendering_snapshot(hostile, snapshot):
 @pytest.fixture
 def hostile_book(tmp_path: Path):
     """A small book for the TUI: markup names, and raw escapes as an old import could leave."""
-    from crm_tui.store import FixedClock, schema
-    from crm_tui.store.setup import initialise
+    from crm_tui.store import FixedClock
+    from crm_tui.store.schema import migrate as schema
+    from crm_tui.store.schema.setup import initialise
     from tests.conftest import FIXED_NOW
     from tests.tui_data import utc_local_time
 
@@ -297,8 +298,8 @@ def test_tui_shows_markup_and_escapes_literally_snapshot(snap_compare, hostile_b
     "[link=https://evil.example]x[/link]" and "张伟 [reverse]" written out as typed, in plain
     style; the companies read "Acme [i]Italic[/i]" and, for Plain Name, "\\x1b[2J\\x1b[HWiped"
     as visible characters; nothing bold, italic, reversed or cleared by the data."""
-    from crm_tui.app import make_app
     from crm_tui.store import FixedClock
+    from crm_tui.tui.app import make_app
 
     path, clock = hostile_book
     store = Store(path, clock=clock)

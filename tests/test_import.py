@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from crm_tui.cli import app
+from crm_tui.cli.app import app
 from crm_tui.store import UsageError
-from crm_tui.store.importing import ImportStopped, core_key, plan_columns
-from crm_tui.store.setup import initialise
+from crm_tui.store.files.importing import ImportStopped, core_key, plan_columns
+from crm_tui.store.schema.setup import initialise
 
 HEADER = ["客户名称", "手机", "邮箱", "公司", "城市", "来源", "备注", "微信号"]
 
@@ -350,8 +350,7 @@ def test_company_column_stands_in_for_a_missing_name():
 def test_a_failed_batch_is_undone_whole_and_a_rerun_completes(store, admin, tmp_path, monkeypatch):
     rows = [["name", "phone"]] + [[f"Batch Co {i}", f"1380013{8100 + i:04d}"] for i in range(10)]
     path = write_csv(tmp_path / "b.csv", rows)
-    from crm_tui.store import importing
-
+    from crm_tui.store.files import importing
     calls = {"n": 0}
     original = importing._ImportState._write_merges
 
@@ -446,7 +445,7 @@ def test_import_screen_previews_runs_and_reports(store, admin, tmp_path):
     from textual.app import App
     from textual.widgets import DataTable, Static
 
-    from crm_tui.screens.import_screen import ImportScreen
+    from crm_tui.tui.screens.import_screen import ImportScreen
 
     if store.backend != "sqlite":
         pytest.skip("the screen only drives the store; one backend is enough")

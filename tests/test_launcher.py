@@ -45,7 +45,7 @@ def test_commands_still_reach_the_cli(tmp_path):
 
 EXIT_NOW = """
 import atexit, sys
-from crm_tui.cli import exit_now
+from crm_tui.cli.app import exit_now
 atexit.register(lambda: open(sys.argv[1], "w").write("handlers ran"))
 sys.stdout.write("buffered output, never flushed by hand")
 exit_now(3)

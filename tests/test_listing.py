@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from crm_tui.store import listing as listing_mod
-from crm_tui.store.listing import SORTABLE, ListQuery
+from crm_tui.store.search import listing as listing_mod
+from crm_tui.store.search.listing import SORTABLE, ListQuery
 
 SORTS = ["name", "company", "status", "tier", "owner", "last_follow_up_at", "next_follow_up_at",
          "phone"]

@@ -6,8 +6,9 @@ import sqlite3
 
 import pytest
 
-from crm_tui.store import SchemaOutOfDate, Store, schema
-from crm_tui.store.schema_version import SCHEMA_HEAD
+from crm_tui.store import SchemaOutOfDate, Store
+from crm_tui.store.schema import migrate as schema
+from crm_tui.store.schema.version import SCHEMA_HEAD
 
 
 def test_schema_head_constant_matches_migrations():
@@ -21,7 +22,7 @@ def test_alembic_check_finds_no_drift(db_url):
     """`alembic check`: autogenerate against the migrated database proposes nothing."""
     from alembic import command
 
-    from crm_tui.store.engine import make_engine
+    from crm_tui.store.db.engine import make_engine
 
     engine = make_engine(db_url)
     try:
@@ -75,8 +76,7 @@ def _shape(metadata) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
 def test_core_tables_mirror_the_sqlmodel_models():
     """The store queries Core tables (fast to import); they must be the models' exact twin."""
-    from crm_tui.store import models, tables
-
+    from crm_tui.store.schema import models, tables
     assert _shape(tables.metadata) == _shape(models.metadata)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from crm_tui.store import RuleRefused, Store
-from crm_tui.store.live import parse_payload
+from crm_tui.store.db.live import parse_payload
 
 
 @pytest.fixture

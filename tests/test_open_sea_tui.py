@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from crm_tui.app import CrmApp, make_app
-from crm_tui.screens.customer_list import CustomerListScreen
-from crm_tui.screens.open_sea import OpenSeaScreen
-from crm_tui.store import Actor, FixedClock, Store, schema
-from crm_tui.store.setup import initialise
-from crm_tui.widgets.customer_table import CustomerTable
+from crm_tui.store import Actor, FixedClock, Store
+from crm_tui.store.schema import migrate as schema
+from crm_tui.store.schema.setup import initialise
+from crm_tui.tui.app import CrmApp, make_app
+from crm_tui.tui.screens.customer_list import CustomerListScreen
+from crm_tui.tui.screens.open_sea import OpenSeaScreen
+from crm_tui.tui.widgets.customer_table import CustomerTable
 from tests.conftest import FIXED_NOW
 from tests.tui_data import pilot_test, settle, utc_local_time
 
@@ -59,7 +60,7 @@ def fill_sea(store: Store, admin: Actor, former: Actor, clock: FixedClock) -> di
     clock.at = FIXED_NOW
     from sqlalchemy import update
 
-    from crm_tui.store.base import customer_t
+    from crm_tui.store.db.base import customer_t
 
     with store.engine.begin() as conn:
         conn.execute(update(customer_t).where(customer_t.c.id == ids["Alice Martin"]).values(

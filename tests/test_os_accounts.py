@@ -29,7 +29,7 @@ import pytest
 from typer.testing import CliRunner
 
 import crm_tui
-from crm_tui.cli import app
+from crm_tui.cli.app import app
 
 SECRET = "Alice Secret Trading"
 CRM_SCRIPT = Path(sys.executable).parent / "crm"
@@ -39,7 +39,7 @@ SOURCE_ROOT = str(Path(crm_tui.__file__).resolve().parents[1])
 # throwaway account may execute when the venv's own one sits in a directory it cannot enter.
 BOOT = (
     f"import site, sys; site.addsitedir({SITE_PACKAGES!r}); sys.path.insert(0, {SOURCE_ROOT!r}); "
-    "sys.argv[0] = 'crm'; from crm_tui.cli import main; main()"
+    "sys.argv[0] = 'crm'; from crm_tui.cli.app import main; main()"
 )
 
 

@@ -33,8 +33,8 @@ from sqlalchemy import func, insert, select
 
 from crm_tui.config import resolve_actor
 from crm_tui.store import DatabaseUnavailable, Store
-from crm_tui.store.base import customer_t
-from crm_tui.store.setup import initialise
+from crm_tui.store.db.base import customer_t
+from crm_tui.store.schema.setup import initialise
 
 
 def _server_bin() -> Path | None:

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import pytest
 from typer.testing import CliRunner
 
-from crm_tui.cli import app
+from crm_tui.cli.app import app
 from crm_tui.config import resolve_actor
 from crm_tui.store import AlreadyExists, NotFound, PermissionDenied, RuleRefused, Store
-from crm_tui.store.security import GROUP_ROLE, RLS_TABLES
-from crm_tui.store.setup import initialise
+from crm_tui.store.schema.setup import initialise
+from crm_tui.store.security.row_level import GROUP_ROLE, RLS_TABLES
 from tests.conftest import PG_ENV, fresh_pg_database
 
 SECRET = "Alice Secret Trading"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from crm_tui.screens.portrait import PortraitScreen
-from crm_tui.widgets.timeline import Timeline
+from crm_tui.tui.screens.portrait import PortraitScreen
+from crm_tui.tui.widgets.timeline import Timeline
 from tests.test_portrait_tui import app_for, book, open_portrait, settle  # noqa: F401 - book is a fixture
 from tests.tui_data import pilot_test
 

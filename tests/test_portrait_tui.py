@@ -13,18 +13,19 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Static
 
-from crm_tui.app import CrmApp, make_app
-from crm_tui.screens.forms import (
+from crm_tui.store import Actor, FixedClock, Store
+from crm_tui.store.schema import migrate as schema
+from crm_tui.store.schema.setup import initialise
+from crm_tui.tui.app import CrmApp, make_app
+from crm_tui.tui.dialogs.forms import (
     ConflictScreen,
     DealFormScreen,
     EditCustomerScreen,
     MoveStageScreen,
 )
-from crm_tui.screens.portrait import FOLLOW_UP_WINDOW, PortraitScreen
-from crm_tui.store import Actor, FixedClock, Store, schema
-from crm_tui.store.setup import initialise
-from crm_tui.widgets.timeline import Timeline
-from crm_tui.widgets.value_badges import ValueBadges
+from crm_tui.tui.screens.portrait import FOLLOW_UP_WINDOW, PortraitScreen
+from crm_tui.tui.widgets.timeline import Timeline
+from crm_tui.tui.widgets.value_badges import ValueBadges
 from tests.conftest import FIXED_NOW
 from tests.tui_data import fill_book, pilot_test, settle, utc_local_time
 
@@ -348,7 +349,7 @@ def test_portrait_of_a_cjk_customer_with_a_long_history(snap_compare, portrait_a
 def test_crm_show_portrait_has_the_screen_sections_in_order_and_text_literally(book):
     from rich.console import Console
 
-    from crm_tui.render import portrait_text
+    from crm_tui.present.portrait import portrait_text
 
     store, admin, _ids = book
     customer_id = add_long_history(store, admin)

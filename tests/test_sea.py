@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select, update
 
 from crm_tui.store import NotFound, PermissionDenied, RuleRefused, UsageError, ValidationError
-from crm_tui.store import rules as rules_mod
-from crm_tui.store import sea as sea_mod
-from crm_tui.store.base import audit_t, customer_t, ownership_t
-from crm_tui.store.deadlines import recycle_deadline
-from crm_tui.store.followups import deal_t
+from crm_tui.store.db.base import audit_t, customer_t, ownership_t
+from crm_tui.store.sales.followups import deal_t
+from crm_tui.store.sea import ops as sea_mod
+from crm_tui.store.sea.deadlines import recycle_deadline
+from crm_tui.store.team import settings as rules_mod
 
 
 @pytest.fixture

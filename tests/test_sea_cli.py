@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 from typer.testing import CliRunner
 
-from crm_tui.cli import app
+from crm_tui.cli.app import app
 from crm_tui.config import os_login
 from crm_tui.store import Clock, FixedClock, Store
-from crm_tui.store.setup import initialise
+from crm_tui.store.schema.setup import initialise
 
 runner = CliRunner()
 

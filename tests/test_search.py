@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_tui.store.search_tokens import customer_tokens, query_terms
+from crm_tui.store.search.tokens import customer_tokens, query_terms
 
 
 @pytest.fixture

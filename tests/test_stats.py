@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from crm_tui.cli import app
-from crm_tui.store import stats
-from crm_tui.store.base import customer_t
-from crm_tui.store.deadlines import recycle_deadline
-from crm_tui.store.stats import POOL_WEEKS, deal_t
+from crm_tui.cli.app import app
+from crm_tui.store.analytics import dashboard as stats
+from crm_tui.store.analytics.dashboard import POOL_WEEKS, deal_t
+from crm_tui.store.db.base import customer_t
+from crm_tui.store.sea.deadlines import recycle_deadline
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from crm_tui.store.errors import (
     RuleRefused,
     ValidationError,
 )
-from crm_tui.store.helper import HelpedStore, helper_wanted, start_helper
+from crm_tui.store.helper.transport import HelpedStore, helper_wanted, start_helper
 
 
 def _gone(pid: int) -> bool:
@@ -189,7 +189,7 @@ def test_a_call_in_flight_when_the_helper_dies_is_reported_not_repeated(helped, 
 HELPER_OWNER = """
 import sys, time
 from crm_tui.store import Store
-from crm_tui.store.helper import start_helper
+from crm_tui.store.helper.transport import start_helper
 url = sys.argv[1]
 def opener():
     store = Store(url)
@@ -216,9 +216,9 @@ def test_the_helper_ends_when_the_app_is_killed(store, db_url):
 
 APP_SIDE = """
 import sys
-from crm_tui.tui_launch import start_store_helper
+from crm_tui.tui.launch import start_store_helper
 helper = start_store_helper(sys.argv[1], None)
-import crm_tui.app, crm_tui.screens.follow_ups, crm_tui.screens.customer_list
+import crm_tui.tui.app, crm_tui.tui.screens.follow_ups, crm_tui.tui.screens.customer_list
 from crm_tui.store.records import ListQuery
 served, me = helper.open()
 # What the screens ask, with every kind of record and report coming back.
@@ -251,7 +251,7 @@ served.close()
 def test_the_app_side_of_crm_loads_no_sqlalchemy(sqlite_url, clock):
     """What the helper is for: the TUI process draws rows and searches without SQLAlchemy."""
     from crm_tui.config import os_login
-    from crm_tui.store.setup import initialise
+    from crm_tui.store.schema.setup import initialise
 
     if not helper_wanted():
         pytest.skip("one core: crm opens the store in the app's process")
@@ -281,9 +281,9 @@ def test_importing_the_store_anywhere_else_loads_it_whole():
 
 def test_a_helper_that_dies_before_the_database_is_open_leaves_the_app_its_own_store(sqlite_url, clock):
     from crm_tui.config import os_login
-    from crm_tui.store.helper import HelperFailed
-    from crm_tui.store.setup import initialise
-    from crm_tui.tui_launch import open_for_app
+    from crm_tui.store.helper.transport import HelperFailed
+    from crm_tui.store.schema.setup import initialise
+    from crm_tui.tui.launch import open_for_app
 
     initialise(sqlite_url, os_login(), "Me", clock=clock)
 
@@ -305,7 +305,7 @@ def test_a_helper_that_dies_before_the_database_is_open_leaves_the_app_its_own_s
 def test_what_the_database_says_at_open_is_not_hidden_by_the_fallback(tmp_path):
     """An uninitialised database: the helper's refusal reaches the user as is."""
     from crm_tui.store.errors import SchemaOutOfDate
-    from crm_tui.tui_launch import _open_store_and_actor, open_for_app
+    from crm_tui.tui.launch import _open_store_and_actor, open_for_app
 
     url = str(tmp_path / "empty.db")
     helper = start_helper(lambda: _open_store_and_actor(url, None), lambda: Store(url),

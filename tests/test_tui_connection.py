@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from crm_tui.store import DatabaseUnavailable
-from crm_tui.widgets.connection_banner import ConnectionBanner
-from crm_tui.widgets.customer_table import CustomerTable
-from crm_tui.widgets.search_bar import SearchBar
+from crm_tui.tui.widgets.connection_banner import ConnectionBanner
+from crm_tui.tui.widgets.customer_table import CustomerTable
+from crm_tui.tui.widgets.search_bar import SearchBar
 from tests.test_pg_restart import own_cluster  # noqa: F401 - fixture
 from tests.test_tui_list import SIZE, app_for, book, book_template, settle  # noqa: F401 - fixtures
 from tests.tui_data import pilot_test
@@ -109,7 +109,7 @@ async def test_failed_save_in_a_form_shows_banner_keeps_fields_and_saves_after_r
 ):
     from textual.widgets import Input
 
-    from crm_tui.screens.customer_form import CustomerFormScreen
+    from crm_tui.tui.dialogs.customer_form import CustomerFormScreen
 
     store, admin, _ids = book
     app = app_for(book)
@@ -151,10 +151,10 @@ async def test_a_real_postgresql_stop_and_start_under_the_app(own_cluster):  # n
     """The same on a throwaway PostgreSQL cluster: stopped under the running app, started again."""
     import asyncio
 
-    from crm_tui.app import make_app
     from crm_tui.config import resolve_actor
     from crm_tui.store import Store
-    from crm_tui.store.setup import initialise
+    from crm_tui.store.schema.setup import initialise
+    from crm_tui.tui.app import make_app
 
     url = own_cluster.url("crm")
     initialise(url, "unused", "Admin", prefer_database_role=True)

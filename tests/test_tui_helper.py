@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import time
 
-from crm_tui.app import make_app
-from crm_tui.screens.customer_list import CustomerListScreen
-from crm_tui.screens.dashboard import DashboardScreen
-from crm_tui.screens.follow_ups import FollowUpsScreen
-from crm_tui.screens.open_sea import OpenSeaScreen
-from crm_tui.screens.portrait import PortraitScreen
 from crm_tui.store import Actor, Store
-from crm_tui.store.helper import HelpedStore, start_helper
-from crm_tui.widgets.customer_table import CustomerTable
+from crm_tui.store.helper.transport import HelpedStore, start_helper
+from crm_tui.tui.app import make_app
+from crm_tui.tui.screens.customer_list import CustomerListScreen
+from crm_tui.tui.screens.dashboard import DashboardScreen
+from crm_tui.tui.screens.follow_ups import FollowUpsScreen
+from crm_tui.tui.screens.open_sea import OpenSeaScreen
+from crm_tui.tui.screens.portrait import PortraitScreen
+from crm_tui.tui.widgets.customer_table import CustomerTable
 from tests.tui_data import fill_book, pilot_test, settle, utc_local_time
 
 SIZE = (120, 36)

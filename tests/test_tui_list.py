@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from crm_tui.app import CrmApp, make_app
 from crm_tui.store import Actor, Store
-from crm_tui.store.setup import initialise
-from crm_tui.widgets.customer_table import PAGE_SIZE, CustomerTable
+from crm_tui.store.schema.setup import initialise
+from crm_tui.tui.app import CrmApp, make_app
+from crm_tui.tui.widgets.customer_table import PAGE_SIZE, CustomerTable
 from tests.conftest import FIXED_NOW
 from tests.tui_data import fill_book, pilot_test, settle, utc_local_time
 
@@ -22,8 +22,8 @@ EXTRA = 150  # with the book, more than one page of rows
 @pytest.fixture(scope="module")
 def book_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The book on SQLite, built once per module; each test gets a copy of the file."""
-    from crm_tui.store import FixedClock, schema
-
+    from crm_tui.store import FixedClock
+    from crm_tui.store.schema import migrate as schema
     path = tmp_path_factory.mktemp("book") / "crm.db"
     schema.upgrade(str(path))
     clock = FixedClock(FIXED_NOW)
@@ -162,7 +162,7 @@ async def test_toggle_to_every_customer_i_may_see(book):
 
 @pilot_test
 async def test_enter_opens_the_portrait_and_escape_comes_back(book):
-    from crm_tui.screens.portrait import PortraitScreen
+    from crm_tui.tui.screens.portrait import PortraitScreen
 
     app = app_for(book)
     async with app.run_test(size=SIZE) as pilot:
@@ -201,10 +201,10 @@ async def test_jump_to_the_end_loads_only_the_last_pages(book):
 
 @pilot_test
 async def test_keys_one_to_four_switch_screens(book):
-    from crm_tui.screens.customer_list import CustomerListScreen
-    from crm_tui.screens.dashboard import DashboardScreen
-    from crm_tui.screens.follow_ups import FollowUpsScreen
-    from crm_tui.screens.open_sea import OpenSeaScreen
+    from crm_tui.tui.screens.customer_list import CustomerListScreen
+    from crm_tui.tui.screens.dashboard import DashboardScreen
+    from crm_tui.tui.screens.follow_ups import FollowUpsScreen
+    from crm_tui.tui.screens.open_sea import OpenSeaScreen
 
     app = app_for(book)
     async with app.run_test(size=SIZE) as pilot:
@@ -218,7 +218,7 @@ async def test_keys_one_to_four_switch_screens(book):
 
 @pilot_test
 async def test_help_lists_every_design_key(book):
-    from crm_tui.screens.help import HelpScreen
+    from crm_tui.tui.dialogs.help import HelpScreen
 
     app = app_for(book)
     async with app.run_test(size=SIZE) as pilot:
@@ -251,7 +251,7 @@ async def test_keymap_from_settings_remaps_a_binding(book):
 
 @pilot_test
 async def test_palette_jumps_to_a_customer_by_pinyin(book):
-    from crm_tui.screens.portrait import PortraitScreen
+    from crm_tui.tui.screens.portrait import PortraitScreen
 
     store, admin, ids = book
     app = app_for(book)
@@ -294,7 +294,7 @@ def test_clock_is_the_fixed_one(book):
 async def test_new_customer_refused_then_saved_keeps_what_was_typed(book):
     from textual.widgets import Input, Static
 
-    from crm_tui.screens.customer_form import CustomerFormScreen
+    from crm_tui.tui.dialogs.customer_form import CustomerFormScreen
 
     store, admin, _ids = book
     app = app_for(book)
@@ -349,7 +349,7 @@ async def test_recycle_runs_at_start_off_the_event_loop(book, monkeypatch):
 
 @pilot_test
 async def test_palette_opens_the_import_screen(book):
-    from crm_tui.screens.import_screen import ImportScreen
+    from crm_tui.tui.screens.import_screen import ImportScreen
 
     app = app_for(book)
     async with app.run_test(size=SIZE) as pilot:

@@ -7,9 +7,9 @@ import sys
 import threading
 import time
 
-from crm_tui.app import make_app
-from crm_tui.store.live import ChangeWatcher, parse_payload
-from crm_tui.widgets.customer_table import CustomerTable
+from crm_tui.store.db.live import ChangeWatcher, parse_payload
+from crm_tui.tui.app import make_app
+from crm_tui.tui.widgets.customer_table import CustomerTable
 from tests.tui_data import pilot_test
 
 WRITER = """

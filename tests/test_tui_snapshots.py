@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from crm_tui.app import CrmApp, make_app
-from crm_tui.store import FixedClock, Store, schema
-from crm_tui.store.setup import initialise
+from crm_tui.store import FixedClock, Store
+from crm_tui.store.schema import migrate as schema
+from crm_tui.store.schema.setup import initialise
+from crm_tui.tui.app import CrmApp, make_app
 from tests.conftest import FIXED_NOW
 from tests.tui_data import fill_book, settle, utc_local_time
 

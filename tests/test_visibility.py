@@ -26,8 +26,8 @@ from crm_tui.store import (
     RuleRefused,
     Store,
 )
-from crm_tui.store.base import audit_t
-from crm_tui.store.listing import ListQuery
+from crm_tui.store.db.base import audit_t
+from crm_tui.store.search.listing import ListQuery
 
 SECRET_NAME = "Alice Secret Trading"
 SECRET_PHONE = "+8613800138000"

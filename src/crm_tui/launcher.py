@@ -1,7 +1,7 @@
 """The ``crm`` console script: bare ``crm`` opens the TUI without loading the Typer CLI.
 
 Typer and the command modules cost about a tenth of a second that the TUI's first frame should
-not pay (DESIGN §9); anything beyond the global options goes to ``crm_tui.cli``.
+not pay (DESIGN §9); anything beyond the global options goes to ``crm_tui.cli.app``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def tui_options(args: list[str]) -> tuple[str | None, str | None] | None:
 def main() -> None:
     options = tui_options(sys.argv[1:])
     if options is None:
-        from crm_tui.cli import main as cli_main
+        from crm_tui.cli.app import main as cli_main
 
         cli_main()
         return
@@ -47,7 +47,7 @@ def main() -> None:
     # dashboard's figures 1.18 s -> 0.80 s for an admin.
     sys.setswitchinterval(0.0005)
     from crm_tui.config import resolve_database
-    from crm_tui.tui_launch import launch, load_shared_modules, start_store_helper
+    from crm_tui.tui.launch import launch, load_shared_modules, start_store_helper
 
     try:
         url = resolve_database(db)

@@ -9,9 +9,8 @@ import logging
 from typing import TYPE_CHECKING
 
 import crm_tui
-
-from .clock import Clock, FixedClock
-from .errors import (
+from crm_tui.store.clock import Clock, FixedClock
+from crm_tui.store.errors import (
     AlreadyExists,
     Conflict,
     CrmError,
@@ -24,16 +23,16 @@ from .errors import (
     UsageError,
     ValidationError,
 )
-from .records import Actor, CustomerRecord, Portrait
+from crm_tui.store.records import Actor, CustomerRecord, Portrait
 
 if TYPE_CHECKING or not crm_tui.STORE_ON_DEMAND:
-    from .store import Store, open_store
+    from crm_tui.store.store import Store, open_store
 else:
     def __getattr__(name: str) -> object:
         # The TUI's process unpickles records from the store's helper (helper.py) and must not
         # load SQLAlchemy for them: the store itself is loaded if and when it is asked for.
         if name in ("Store", "open_store"):
-            from . import store
+            from crm_tui.store import store
 
             return getattr(store, name)
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from .customers import CustomerOps
-from .files import FileOps
-from .listing import ListingOps
-from .portrait import PortraitOps
-from .reps import RepOps
-from .sea import SeaOps
-from .security import SecurityOps
-from .stats import StatsOps
+from crm_tui.store.analytics.dashboard import StatsOps
+from crm_tui.store.customers.editing import CustomerOps
+from crm_tui.store.customers.portrait import PortraitOps
+from crm_tui.store.files.ops import FileOps
+from crm_tui.store.sea.ops import SeaOps
+from crm_tui.store.search.listing import ListingOps
+from crm_tui.store.security.row_level import SecurityOps
+from crm_tui.store.team.reps import RepOps
 
 
 class Store(PortraitOps, ListingOps, CustomerOps, SeaOps, SecurityOps, RepOps, FileOps, StatsOps):

@@ -12,8 +12,8 @@ import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from .domain import CHANNELS, CUSTOMER_KINDS, ROLES, STAGES, STATUSES, TIERS
-from .errors import ValidationError
+from crm_tui.store.domain import CHANNELS, CUSTOMER_KINDS, ROLES, STAGES, STATUSES, TIERS
+from crm_tui.store.errors import ValidationError
 
 LIMITS = {
     "name": 200,

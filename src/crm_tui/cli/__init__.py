@@ -1,0 +1,1 @@
+"""The ``crm`` command line (Typer): parse, call the store, print (Rich or ``--json``)."""

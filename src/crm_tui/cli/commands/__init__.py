@@ -1,0 +1,1 @@
+"""The ``crm`` sub-commands, grouped by what they work on."""

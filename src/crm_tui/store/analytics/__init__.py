@@ -1,0 +1,1 @@
+"""Customer value and the manager's dashboard."""

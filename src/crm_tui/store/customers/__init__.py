@@ -1,0 +1,1 @@
+"""Customers: create, edit, contacts, tags, the portrait."""

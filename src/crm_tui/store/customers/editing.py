@@ -1,0 +1,443 @@
+"""Customers: create (with the duplicate check), edit (optimistic locking), contacts, tags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
+
+from crm_tui.store import validate
+from crm_tui.store.db.base import (
+    StoreBase,
+    customer_select,
+    customer_t,
+    customer_tag_t,
+    rep_t,
+    tag_t,
+)
+from crm_tui.store.errors import AlreadyExists, Conflict, NotFound, PermissionDenied, UsageError
+from crm_tui.store.records import Actor, ContactRecord, CustomerRecord
+from crm_tui.store.schema.tables import contact as contact_t
+from crm_tui.store.search.tokens import customer_tokens
+
+EDITABLE_FIELDS = (
+    "name", "kind", "company", "industry", "region", "address", "phone", "email",
+    "source", "status", "tier", "notes",
+)
+
+
+@dataclass
+class CustomerInput:
+    """Validated customer fields, ready to write."""
+
+    name: str
+    kind: str = "company"
+    company: str | None = None
+    industry: str | None = None
+    region: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    source: str | None = None
+    status: str = "lead"
+    tier: str | None = None
+    notes: str | None = None
+
+
+@dataclass
+class DuplicateMatch:
+    customer_id: int
+    owner_id: int | None
+    owner_login: str | None
+    owner_name: str | None
+    matched_on: str
+
+
+class CustomerOps(StoreBase):
+    """Creating and editing customers; every field validated here, once."""
+
+    # --- validation ---------------------------------------------------------------------------
+
+    def validate_customer(self, fields: dict[str, Any], region: str) -> CustomerInput:
+        """Validate raw field values (as typed or imported); the first bad one raises."""
+        return CustomerInput(
+            name=validate.text("name", fields.get("name"), required=True) or "",
+            kind=validate.kind(fields.get("kind")),
+            company=validate.text("company", fields.get("company")),
+            industry=validate.text("industry", fields.get("industry")),
+            region=validate.text("region", fields.get("region")),
+            address=validate.text("address", fields.get("address")),
+            phone=validate.phone(fields.get("phone"), region),
+            email=validate.email(fields.get("email")),
+            source=validate.text("source", fields.get("source")),
+            status=validate.status(fields.get("status")),
+            tier=validate.tier(fields.get("tier")),
+            notes=validate.text("notes", fields.get("notes"), multiline=True),
+        )
+
+    # --- duplicate check ----------------------------------------------------------------------
+
+    def find_duplicates(
+        self, conn: Connection, data: CustomerInput, exclude_id: int | None = None
+    ) -> list[DuplicateMatch]:
+        """Customers (anyone's) with the same phone, email or normalised name."""
+        conditions = [customer_t.c.name_key == validate.name_key(data.name)]
+        if data.phone:
+            conditions.append(customer_t.c.phone == data.phone)
+        if data.email:
+            conditions.append(customer_t.c.email == data.email)
+        query = (
+            select(
+                customer_t.c.id, customer_t.c.owner_id, customer_t.c.name_key,
+                customer_t.c.phone, customer_t.c.email, rep_t.c.login, rep_t.c.name,
+            )
+            .select_from(customer_t.outerjoin(rep_t, rep_t.c.id == customer_t.c.owner_id))
+            .where(or_(*conditions))
+            .limit(20)
+        )
+        if exclude_id is not None:
+            query = query.where(customer_t.c.id != exclude_id)
+        if self.rls_applies(conn):
+            # A rep's role on PostgreSQL sees no other rep's rows: ask the SECURITY DEFINER
+            # function of security.py, which names owners and nothing else.
+            rows: Any = self.duplicate_candidates(
+                conn, validate.name_key(data.name), data.phone, data.email, exclude_id
+            )
+        else:
+            rows = conn.execute(query)
+        matches = []
+        for row in rows:
+            if data.phone and row.phone == data.phone:
+                on = "phone"
+            elif data.email and row.email == data.email:
+                on = "email"
+            else:
+                on = "name"
+            matches.append(DuplicateMatch(row.id, row.owner_id, row.login, row.name, on))
+        return matches
+
+    def _refuse_duplicates(
+        self, actor: Actor, matches: list[DuplicateMatch], force: bool
+    ) -> None:
+        """DESIGN §5: say who owns the match; refuse another rep's; --force only own/open sea."""
+        for match in matches:
+            if match.owner_id is not None and match.owner_id != actor.id:
+                if force and actor.is_admin:
+                    continue
+                raise AlreadyExists(
+                    f"This customer already exists (same {match.matched_on}), owned by "
+                    f"{match.owner_name or match.owner_login} ({match.owner_login}).",
+                    None,
+                    match.owner_login,
+                )
+        if force or not matches:
+            return
+        match = matches[0]
+        where = "in the open sea" if match.owner_id is None else "owned by you"
+        raise AlreadyExists(
+            f"This customer already exists (same {match.matched_on}) as customer {match.customer_id}, "
+            f"{where}; use --force to add a look-alike.",
+            match.customer_id,
+            match.owner_login,
+        )
+
+    # --- create -------------------------------------------------------------------------------
+
+    def add_customer(
+        self,
+        actor: Actor,
+        fields: dict[str, Any],
+        *,
+        pool: bool = False,
+        force: bool = False,
+        tags: list[str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> CustomerRecord:
+        """Create a customer in ``actor``'s private sea (or the open sea with ``pool``)."""
+        with self.write() as conn:
+            region = str(self.rule(conn, "default_phone_region"))
+            data = self.validate_customer(fields, region)
+            self._refuse_duplicates(actor, self.find_duplicates(conn, data), force)
+            owner_id = None if pool else actor.id
+            if owner_id is not None:
+                self._lock_rep(conn, owner_id)
+                self._check_private_cap(conn, owner_id)
+            customer_id = self._insert_customer(conn, actor, data, owner_id, extra)
+            if tags:
+                self._set_tags(conn, customer_id, tags)
+            self._ownership(conn, [customer_id], "created", actor, None, owner_id, None)
+            self._audit(conn, actor, "customer", customer_id, "create")
+            self._changed(conn, [customer_id])
+            row = conn.execute(customer_select().where(customer_t.c.id == customer_id)).one()
+            return self._records(conn, [row], actor)[0]
+
+    def _insert_customer(
+        self,
+        conn: Connection,
+        actor: Actor | None,
+        data: CustomerInput,
+        owner_id: int | None,
+        extra: dict[str, Any] | None,
+    ) -> int:
+        now = self.clock.now()
+        values = dict(vars(data))
+        values.update(
+            extra=extra or None,
+            owner_id=owner_id,
+            claimed_at=now if owner_id is not None else None,
+            pool_entered_at=now if owner_id is None else None,
+            locked=False,
+            search_text=customer_tokens(data.name, data.company, data.phone, data.email),
+            name_key=validate.name_key(data.name),
+            created_at=now,
+            updated_at=now,
+            updated_by_id=actor.id if actor else None,
+            version=1,
+        )
+        return int(conn.execute(insert(customer_t).values(**values).returning(customer_t.c.id)).scalar_one())
+
+    # --- edit ---------------------------------------------------------------------------------
+
+    def _editable_row(self, conn: Connection, actor: Actor, customer_id: int) -> Any:
+        row = self._visible_customer_row(conn, actor, customer_id)
+        if row.owner_id is None:
+            if not actor.is_manager:
+                raise PermissionDenied(
+                    f"Customer {customer_id} is in the open sea: claim it before editing it."
+                )
+        elif not self.may_manage(conn, actor, row.owner_id):
+            raise PermissionDenied(f"Customer {customer_id} belongs to {row.owner_login}.")
+        return row
+
+    def update_customer(
+        self,
+        actor: Actor,
+        customer_id: int,
+        changes: dict[str, Any],
+        *,
+        expected_version: int | None = None,
+        force: bool = False,
+    ) -> CustomerRecord:
+        """Change fields; with ``expected_version`` a save over someone else's change is refused."""
+        unknown = set(changes) - set(EDITABLE_FIELDS) - {"extra"}
+        if unknown:
+            raise UsageError(f"Unknown customer field {sorted(unknown)[0]!r}.")
+        with self.write() as conn:
+            row = self._editable_row(conn, actor, customer_id)
+            region = str(self.rule(conn, "default_phone_region"))
+            current = {name: getattr(row, name) for name in EDITABLE_FIELDS}
+            merged = self.validate_customer({**current, **changes}, region)
+            new_values = {
+                name: getattr(merged, name) for name in EDITABLE_FIELDS
+                if name in changes and getattr(merged, name) != current[name]
+            }
+            if "extra" in changes:
+                new_values["extra"] = changes["extra"] or None
+            if any(key in new_values for key in ("name", "phone", "email")):
+                self._refuse_duplicates(
+                    actor, self.find_duplicates(conn, merged, exclude_id=customer_id), force
+                )
+            version = expected_version if expected_version is not None else row.version
+            if not new_values:
+                if version != row.version:
+                    raise self._conflict(conn, customer_id)
+                return self._records(conn, [row], actor)[0]
+            if any(key in new_values for key in ("name", "company", "phone", "email")):
+                new_values["search_text"] = self._search_text(conn, customer_id, merged)
+                new_values["name_key"] = validate.name_key(merged.name)
+            updated = conn.execute(
+                update(customer_t)
+                .where(customer_t.c.id == customer_id, customer_t.c.version == version)
+                .values(
+                    **new_values,
+                    updated_at=self.clock.now(),
+                    updated_by_id=actor.id,
+                    version=customer_t.c.version + 1,
+                )
+            ).rowcount
+            if updated != 1:
+                raise self._conflict(conn, customer_id)
+            audited = {
+                name: (current.get(name), value)
+                for name, value in new_values.items()
+                if name in EDITABLE_FIELDS or name == "extra"
+            }
+            self._audit(conn, actor, "customer", customer_id, "update", audited)
+            self._changed(conn, [customer_id])
+            fresh = conn.execute(customer_select().where(customer_t.c.id == customer_id)).one()
+            return self._records(conn, [fresh], actor)[0]
+
+    def _conflict(self, conn: Connection, customer_id: int) -> Conflict:
+        row = conn.execute(
+            select(customer_t.c.updated_at, rep_t.c.login, rep_t.c.name)
+            .select_from(customer_t.outerjoin(rep_t, rep_t.c.id == customer_t.c.updated_by_id))
+            .where(customer_t.c.id == customer_id)
+        ).first()
+        if row is None:
+            return Conflict(f"Customer {customer_id} was deleted meanwhile.", None, None)
+        who = row.name or row.login or "someone"
+        when = row.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        return Conflict(
+            f"Customer {customer_id} was changed by {who} at {when}; reload it or keep yours.",
+            row.login,
+            row.updated_at,
+        )
+
+    def _search_text(self, conn: Connection, customer_id: int, data: Any) -> str:
+        contacts = conn.execute(
+            select(contact_t.c.name, contact_t.c.phone, contact_t.c.email).where(
+                contact_t.c.customer_id == customer_id
+            )
+        ).all()
+        return customer_tokens(data.name, data.company, data.phone, data.email,
+                               [tuple(c) for c in contacts])
+
+    def _refresh_search_text(self, conn: Connection, customer_id: int) -> None:
+        row = conn.execute(
+            select(customer_t.c.name, customer_t.c.company, customer_t.c.phone, customer_t.c.email)
+            .where(customer_t.c.id == customer_id)
+        ).one()
+        conn.execute(
+            update(customer_t)
+            .where(customer_t.c.id == customer_id)
+            .values(search_text=self._search_text(conn, customer_id, row))
+        )
+
+    # --- contacts -----------------------------------------------------------------------------
+
+    def add_contact(self, actor: Actor, customer_id: int, fields: dict[str, Any]) -> ContactRecord:
+        with self.write() as conn:
+            self._editable_row(conn, actor, customer_id)
+            region = str(self.rule(conn, "default_phone_region"))
+            values = self._contact_values(fields, region)
+            if values["is_primary"]:
+                conn.execute(
+                    update(contact_t).where(contact_t.c.customer_id == customer_id).values(is_primary=False)
+                )
+            contact_id = conn.execute(
+                insert(contact_t).values(customer_id=customer_id, **values).returning(contact_t.c.id)
+            ).scalar_one()
+            self._refresh_search_text(conn, customer_id)
+            self._touch(conn, actor, customer_id)
+            self._audit(conn, actor, "contact", contact_id, "create",
+                        {k: (None, v) for k, v in values.items() if v not in (None, False)})
+            self._changed(conn, [customer_id])
+            return ContactRecord(id=contact_id, customer_id=customer_id, **values)
+
+    def update_contact(self, actor: Actor, contact_id: int, fields: dict[str, Any]) -> ContactRecord:
+        with self.write() as conn:
+            row = conn.execute(select(contact_t).where(contact_t.c.id == contact_id)).first()
+            if row is None:
+                raise NotFound(f"No contact {contact_id}.")
+            self._editable_row(conn, actor, row.customer_id)
+            region = str(self.rule(conn, "default_phone_region"))
+            current = {k: getattr(row, k) for k in ("name", "title", "phone", "email", "wechat", "is_primary")}
+            values = self._contact_values({**current, **fields}, region)
+            changes = {k: (current[k], v) for k, v in values.items() if current[k] != v}
+            if values["is_primary"] and not row.is_primary:
+                conn.execute(
+                    update(contact_t).where(contact_t.c.customer_id == row.customer_id)
+                    .values(is_primary=False)
+                )
+            conn.execute(update(contact_t).where(contact_t.c.id == contact_id).values(**values))
+            self._refresh_search_text(conn, row.customer_id)
+            self._touch(conn, actor, row.customer_id)
+            if changes:
+                self._audit(conn, actor, "contact", contact_id, "update", changes)
+            self._changed(conn, [row.customer_id])
+            return ContactRecord(id=contact_id, customer_id=row.customer_id, **values)
+
+    def _contact_values(self, fields: dict[str, Any], region: str) -> dict[str, Any]:
+        return dict(
+            name=validate.text("contact name", fields.get("name"), required=True, limit=100),
+            title=validate.text("title", fields.get("title"), limit=100),
+            phone=validate.phone(fields.get("phone"), region, field="contact phone"),
+            email=validate.email(fields.get("email"), field="contact email"),
+            wechat=validate.text("wechat", fields.get("wechat")),
+            is_primary=bool(fields.get("is_primary")),
+        )
+
+    def _touch(self, conn: Connection, actor: Actor, customer_id: int) -> None:
+        """Bump the customer's version so an open edit form notices the change."""
+        conn.execute(
+            update(customer_t).where(customer_t.c.id == customer_id).values(
+                updated_at=self.clock.now(), updated_by_id=actor.id, version=customer_t.c.version + 1
+            )
+        )
+
+    # --- tags ---------------------------------------------------------------------------------
+
+    def set_tags(self, actor: Actor, customer_id: int, tags: list[str]) -> CustomerRecord:
+        with self.write() as conn:
+            self._editable_row(conn, actor, customer_id)
+            old = self._tags_of(conn, customer_id)
+            self._set_tags(conn, customer_id, tags)
+            new = self._tags_of(conn, customer_id)
+            if old != new:
+                self._audit(conn, actor, "customer", customer_id, "update",
+                            {"tags": (", ".join(old), ", ".join(new))})
+                self._touch(conn, actor, customer_id)
+            self._changed(conn, [customer_id])
+            row = conn.execute(customer_select().where(customer_t.c.id == customer_id)).one()
+            return self._records(conn, [row], actor)[0]
+
+    def _tags_of(self, conn: Connection, customer_id: int) -> list[str]:
+        return list(conn.execute(
+            select(tag_t.c.name).join(customer_tag_t, customer_tag_t.c.tag_id == tag_t.c.id)
+            .where(customer_tag_t.c.customer_id == customer_id).order_by(tag_t.c.name)
+        ).scalars())
+
+    def _set_tags(self, conn: Connection, customer_id: int, tags: list[str]) -> None:
+        names = list(dict.fromkeys(
+            name for name in (validate.text("tag", t, limit=50) for t in tags) if name
+        ))
+        conn.execute(delete(customer_tag_t).where(customer_tag_t.c.customer_id == customer_id))
+        for name in names:
+            tag_id = conn.execute(select(tag_t.c.id).where(tag_t.c.name == name)).scalar()
+            if tag_id is None:
+                tag_id = conn.execute(insert(tag_t).values(name=name).returning(tag_t.c.id)).scalar_one()
+            conn.execute(insert(customer_tag_t).values(customer_id=customer_id, tag_id=tag_id))
+
+    # --- lookup -------------------------------------------------------------------------------
+
+    def resolve_customer(self, actor: Actor, ref: str | int) -> int:
+        """A customer id from an id or a name matching exactly one visible customer."""
+        text_ref = str(ref).strip()
+        if any("\ud800" <= ch <= "\udfff" for ch in text_ref):
+            raise NotFound("No customer you may see has a name with bytes that are not UTF-8.")
+        if text_ref.lstrip("#").isdigit():
+            customer_id = int(text_ref.lstrip("#"))
+            with self.read() as conn:
+                self._visible_customer_row(conn, actor, customer_id)
+            return customer_id
+        if not text_ref:
+            raise UsageError("Name a customer by id or name.")
+        with self.read() as conn:
+            visible = self.visible(actor)
+            ids = list(conn.execute(
+                select(customer_t.c.id).where(customer_t.c.name == text_ref, visible).limit(6)
+            ).scalars())
+            if not ids:
+                key = validate.name_key(text_ref)
+                ids = list(conn.execute(
+                    select(customer_t.c.id).where(customer_t.c.name_key == key, visible).limit(6)
+                ).scalars())
+        if not ids:
+            found = self.search_ids(actor, text_ref, scope="all", limit=6)  # type: ignore[attr-defined]
+            ids = found
+        if not ids:
+            raise NotFound(f"No customer you may see matches {text_ref!r}.")
+        if len(ids) > 1:
+            shown = ", ".join(str(i) for i in ids[:5])
+            raise UsageError(
+                f"{text_ref!r} matches several customers ({shown}{', ...' if len(ids) > 5 else ''}); "
+                "use the id."
+            )
+        return ids[0]
+
+    def customer_count(self, conn: Connection | None = None) -> int:
+        if conn is None:
+            with self.read() as own:
+                return self.customer_count(own)
+        return int(conn.execute(select(func.count()).select_from(customer_t)).scalar() or 0)

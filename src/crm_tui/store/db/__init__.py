@@ -1,0 +1,1 @@
+"""Connections, transactions, change notices: the store's way to the database."""

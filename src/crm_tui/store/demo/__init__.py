@@ -1,0 +1,1 @@
+"""Demo data for ``crm init --demo N``."""

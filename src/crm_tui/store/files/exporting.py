@@ -1,0 +1,292 @@
+"""``crm export``: what the caller may see, as CSV, XLSX or JSON, streamed page by page.
+
+Only customers inside ``scope_clause(actor, scope)`` are read, through the same record builder
+as every listing, so open-sea contacts are masked as they are elsewhere. Rows are fetched in
+pages by id (keyset), never all at once, and written as they come.
+
+Columns (CSV and XLSX) are ``importing.EXPORT_COLUMNS`` followed by one column per ``extra`` key
+found among the exported customers (a key that collides with a column is written as
+``extra.KEY``). Tags are one cell (``a, b``; a JSON list when a tag holds a separator); contacts
+one cell holding a JSON list of ``{name, title, phone, email, wechat, is_primary}`` — what the
+importer reads back, so an export imports as the same customers.
+
+CSV is UTF-8 with a BOM when written to a file (so Excel shows Chinese right), Excel dialect,
+CRLF; a cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'`` so a
+spreadsheet never runs it as a formula (the importer removes that quote again). In XLSX a text
+cell is always written as text, never as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import func, select, true
+
+from crm_tui.store.db.base import StoreBase, customer_select, customer_t
+from crm_tui.store.errors import UsageError
+from crm_tui.store.files.importing import EXPORT_COLUMNS, REJECTED_REASON, REJECTED_ROW, header_key
+from crm_tui.store.records import Actor, CustomerRecord, jsonable
+from crm_tui.store.schema.tables import contact as contact_t
+
+FORMATS = ("csv", "xlsx", "json")
+PAGE_SIZE = 1000
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_TAG_SEPARATORS = (",", ";", "，", "；", "、", "|", "\n")
+
+
+def neutralise(cell: str) -> str:
+    """A CSV cell a spreadsheet will show as text, never evaluate (OWASP CSV injection)."""
+    if cell.startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def format_for(path: str | Path | None, fmt: str | None) -> str:
+    """The export format: ``fmt`` when given, else from the file's extension (csv without one)."""
+    if fmt:
+        lowered = fmt.lower()
+        if lowered not in FORMATS:
+            raise UsageError(f"Unknown export format {fmt!r}: use csv, xlsx or json.")
+        return lowered
+    if path is None:
+        return "csv"
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix in FORMATS:
+        return suffix
+    raise UsageError(
+        f"Cannot tell the format from {Path(path).name!r}: name it .csv, .xlsx or .json, "
+        "or give --format."
+    )
+
+
+@dataclass
+class ExportResult:
+    file: str | None
+    format: str
+    scope: str
+    customers: int
+    columns: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "format": self.format, "scope": self.scope,
+                "customers": self.customers, "columns": self.columns}
+
+
+@dataclass
+class ExportRow:
+    """One customer as exported: the record (masked as the caller sees it) and its contacts."""
+
+    customer: CustomerRecord
+    contacts: list[dict[str, Any]]
+
+
+def tags_cell(tags: list[str]) -> str:
+    if any(sep in tag for tag in tags for sep in _TAG_SEPARATORS):
+        return json.dumps(tags, ensure_ascii=False)
+    return ", ".join(tags)
+
+
+def contacts_cell(contacts: list[dict[str, Any]]) -> str:
+    if not contacts:
+        return ""
+    compact = [{k: v for k, v in c.items() if v not in (None, "", False)} for c in contacts]
+    return json.dumps(compact, ensure_ascii=False, separators=(",", ":"))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        return json.dumps(jsonable(value), ensure_ascii=False)
+    converted = jsonable(value)
+    return converted if isinstance(converted, str) else str(converted)
+
+
+class ExportOps(StoreBase):
+    """Exporting the customers an actor may see (mixed into ``Store``)."""
+
+    def export_count(self, actor: Actor, scope: str = "all") -> int:
+        with self.read() as conn:
+            return self._count(conn, self.scope_clause(actor, scope))
+
+    def export_extra_keys(self, actor: Actor, scope: str = "all") -> list[str]:
+        """Every ``extra`` key among the customers ``actor`` would export, sorted."""
+        where = self.scope_clause(actor, scope)
+        if self.is_sqlite:
+            pairs = func.json_each(customer_t.c.extra).table_valued("key", name="extra_pairs")
+            statement = (
+                select(pairs.c.key).select_from(customer_t).join(pairs, true())
+                .where(where, func.json_type(customer_t.c.extra) == "object").distinct()
+            )
+        else:
+            statement = (
+                select(func.json_object_keys(customer_t.c.extra).label("key"))
+                .where(where, func.json_typeof(customer_t.c.extra) == "object").distinct()
+            )
+        with self.read() as conn:
+            return sorted(str(key) for key in conn.execute(statement).scalars() if key is not None)
+
+    def iter_export(self, actor: Actor, scope: str = "all",
+                    page_size: int = PAGE_SIZE) -> Iterator[ExportRow]:
+        """The visible customers in ``scope`` by id, one short read per page."""
+        where = self.scope_clause(actor, scope)
+        last = 0
+        while True:
+            with self.read() as conn:
+                rows = conn.execute(
+                    customer_select().where(where, customer_t.c.id > last)
+                    .order_by(customer_t.c.id).limit(page_size)
+                ).all()
+                if not rows:
+                    return
+                records = self._records(conn, rows, actor)
+                contacts: dict[int, list[dict[str, Any]]] = {}
+                for c in conn.execute(
+                    select(contact_t).where(contact_t.c.customer_id.in_([r.id for r in rows]))
+                    .order_by(contact_t.c.customer_id, contact_t.c.is_primary.desc(),
+                              contact_t.c.id)
+                ):
+                    contacts.setdefault(c.customer_id, []).append(dict(
+                        name=c.name, title=c.title, phone=c.phone, email=c.email,
+                        wechat=c.wechat, is_primary=bool(c.is_primary)))
+            for record in records:
+                people = contacts.get(record.id, [])
+                if record.masked:
+                    people = [dict(p, phone=None, email=None, wechat=None) for p in people]
+                yield ExportRow(record, people)
+            last = rows[-1].id
+            if len(rows) < page_size:
+                return
+
+    def export_customers(
+        self,
+        actor: Actor,
+        path: str | Path | None = None,
+        *,
+        fmt: str | None = None,
+        scope: str = "all",
+        stream: IO[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> ExportResult:
+        """Write what ``actor`` may see in ``scope`` to ``path`` (or the text ``stream``)."""
+        kind = format_for(path, fmt)
+        if scope not in ("all", "mine", "pool"):
+            raise UsageError(f"Unknown scope {scope!r}: use all, mine or pool.")
+        if path is None and stream is None:
+            raise UsageError("Name a file to export to.")
+        if path is None and kind == "xlsx":
+            raise UsageError("An XLSX export needs a FILE to write to.")
+        total = self.export_count(actor, scope)
+        extra_keys = [] if kind == "json" else self.export_extra_keys(actor, scope)
+        reserved = {header_key(h) for h in (*EXPORT_COLUMNS, REJECTED_ROW, REJECTED_REASON)}
+        headers = list(EXPORT_COLUMNS) + [
+            f"extra.{key}" if header_key(key) in reserved or key.casefold().startswith("extra.")
+            or not key.strip() else key
+            for key in extra_keys
+        ]
+        rows = self.iter_export(actor, scope, page_size)
+        done = 0
+
+        def counted() -> Iterator[ExportRow]:
+            nonlocal done
+            for row in rows:
+                yield row
+                done += 1
+                if progress and (done % 500 == 0 or done == total):
+                    progress(done, max(total, done))
+
+        if path is None:
+            assert stream is not None
+            _write(kind, stream, counted(), headers, extra_keys)
+        else:
+            target = Path(path).expanduser()
+            if target.is_dir():
+                raise UsageError(f"{str(target)!r} is a folder; name a file to export to.")
+            folder = target.parent if str(target.parent) else Path(".")
+            if not folder.exists():
+                raise UsageError(f"The folder {str(folder)!r} does not exist.")
+            handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
+            os.close(handle)
+            try:
+                if kind == "xlsx":
+                    _write_xlsx(Path(temporary), counted(), headers, extra_keys)
+                else:
+                    with open(temporary, "w", encoding="utf-8-sig" if kind == "csv" else "utf-8",
+                              newline="") as out:
+                        _write(kind, out, counted(), headers, extra_keys)
+                os.replace(temporary, target)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        if progress:
+            progress(done, max(done, 1))
+        return ExportResult(None if path is None else str(path), kind, scope, done,
+                            headers if kind != "json" else [])
+
+
+def _cells(row: ExportRow, extra_keys: list[str]) -> list[Any]:
+    c = row.customer
+    values: dict[str, Any] = {
+        "id": c.id, "name": c.name, "kind": c.kind, "company": c.company,
+        "industry": c.industry, "region": c.region, "address": c.address, "phone": c.phone,
+        "email": c.email, "source": c.source, "status": c.status, "tier": c.tier,
+        "tags": tags_cell(c.tags), "notes": c.notes, "contacts": contacts_cell(row.contacts),
+        "owner": c.owner, "locked": c.locked, "last_follow_up_at": c.last_follow_up_at,
+        "next_follow_up_at": c.next_follow_up_at, "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    }
+    return [_text(values[name]) for name in EXPORT_COLUMNS] + [
+        _text(c.extra.get(key)) for key in extra_keys
+    ]
+
+
+def _write(kind: str, out: IO[str], rows: Iterator[ExportRow], headers: list[str],
+           extra_keys: list[str]) -> None:
+    if kind == "json":
+        out.write("[")
+        first = True
+        for row in rows:
+            data = row.customer.as_dict()
+            data["contacts"] = row.contacts
+            out.write(("\n  " if first else ",\n  ") + json.dumps(data, ensure_ascii=False))
+            first = False
+        out.write("\n]\n" if not first else "]\n")
+        return
+    writer = csv.writer(out, dialect="excel")
+    writer.writerow([neutralise(h) for h in headers])
+    for row in rows:
+        writer.writerow([neutralise(cell) for cell in _cells(row, extra_keys)])
+
+
+def _write_xlsx(path: Path, rows: Iterator[ExportRow], headers: list[str],
+                extra_keys: list[str]) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("customers")
+
+    def cell(value: str) -> Any:
+        text = ILLEGAL_CHARACTERS_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+        made = WriteOnlyCell(sheet, value=text)
+        if text.startswith("="):
+            made.data_type = "s"  # text, never a formula
+        return made
+
+    sheet.append([cell(h) for h in headers])
+    for row in rows:
+        sheet.append([cell(value) for value in _cells(row, extra_keys)])
+    workbook.save(path)

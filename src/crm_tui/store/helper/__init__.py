@@ -1,0 +1,1 @@
+"""The TUI's store in a helper process and the transport that reaches it."""

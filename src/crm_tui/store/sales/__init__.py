@@ -1,0 +1,1 @@
+"""The sales work on a customer: follow-ups and deals."""

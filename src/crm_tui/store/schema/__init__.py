@@ -1,0 +1,1 @@
+"""The tables (SQLModel models and their Core twin), migrations and ``crm init``."""

@@ -1,0 +1,86 @@
+"""Applying and reporting migrations (``crm init``, ``crm db upgrade``, ``crm db status``).
+
+Alembic is imported here only, so the everyday commands never pay for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from crm_tui.store.db.engine import enable_wal, make_engine
+from crm_tui.store.schema.version import SCHEMA_HEAD
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class SchemaStatus:
+    current: str | None
+    head: str
+    pending: list[str]
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+    def as_dict(self) -> dict[str, object]:
+        return {"current": self.current, "head": self.head, "pending": self.pending,
+                "up_to_date": self.up_to_date}
+
+
+def _config(connection=None):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _script():  # type: ignore[no-untyped-def]
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config())
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def status(url: str | None = None, engine: Engine | None = None) -> SchemaStatus:
+    if engine is None:
+        own = make_engine(url or "")
+        try:
+            return status(engine=own)
+        finally:
+            own.dispose()
+    current = current_revision(engine)
+    script = _script()
+    head = script.get_current_head() or SCHEMA_HEAD
+    pending = [rev.revision for rev in script.iterate_revisions(head, current)] if current != head else []
+    pending.reverse()
+    return SchemaStatus(current=current, head=head, pending=pending)
+
+
+def upgrade(url: str | None = None, engine: Engine | None = None) -> SchemaStatus:
+    """Bring the database to the head revision (creating it when new); WAL on for SQLite."""
+    from alembic import command
+
+    if engine is None:
+        own = make_engine(url or "")
+        try:
+            return upgrade(engine=own)
+        finally:
+            own.dispose()
+    enable_wal(engine)
+    with engine.connect() as conn:
+        command.upgrade(_config(conn), "head")
+        conn.commit()
+    return status(engine=engine)

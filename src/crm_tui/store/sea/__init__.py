@@ -1,0 +1,1 @@
+"""Open sea and private sea: claim, release, lock, recycle, transfer (DESIGN §4)."""

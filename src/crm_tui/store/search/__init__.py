@@ -1,0 +1,1 @@
+"""Finding customers: the token index, search, and listing windows."""

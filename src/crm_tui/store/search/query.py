@@ -1,0 +1,203 @@
+"""Finding customers: the search condition over the token index, ranking, and first pages.
+
+A first page never sorts every match of a common term (``张`` matches a fifth of a million
+customers): exact and prefix name matches come from the name index, and the rest from the token
+index walked in id order with a LIMIT, so a keystroke costs a few milliseconds at any size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, case, func, literal_column, or_, select, text
+from sqlalchemy.sql import ColumnElement
+
+from crm_tui.store.db.base import StoreBase, customer_select, customer_t
+from crm_tui.store.records import Actor, CustomerRecord
+from crm_tui.store.schema.tables import contact as contact_t
+from crm_tui.store.search.tokens import digit_grams, is_digit_run, needs_check, query_terms
+
+_MAX_CHAR = "\U0010ffff"
+
+
+class SearchOps(StoreBase):
+    """Search-as-you-type and ``crm find``: one condition, both backends."""
+
+    def search_condition(self, query: str, conn: Connection | None = None) -> ColumnElement[bool] | None:
+        """A WHERE clause matching ``query`` against the token index; None for an empty query.
+
+        Every term must match the start of some token (so ``zw`` finds 张伟 by its initials,
+        ``8000`` any phone containing 8000). Terms hold only letters and digits, so nothing a
+        user types reaches the FTS5 or tsquery syntax.
+        """
+        terms = query_terms(query)
+        if not terms:
+            return None
+        if self.is_sqlite:
+            matched: ColumnElement[bool] = customer_t.c.id.in_(
+                select(literal_column("rowid"))
+                .select_from(text("customer_fts"))
+                .where(text("customer_fts MATCH :fts_query").bindparams(fts_query=fts_query(terms)))
+            )
+        elif conn is not None and self._search_under_rls(conn):
+            # Row-level security hides the GIN index from @@; the definer function searches.
+            matched = customer_t.c.id.in_(
+                select(literal_column("crm_search_ids"))
+                .select_from(func.crm_search_ids(ts_query(terms)))
+            )
+        else:
+            matched = _tsvector().op("@@")(
+                func.to_tsquery(literal_column("'simple'::regconfig"), ts_query(terms))
+            )
+        return and_(matched, *digit_run_checks(terms))
+
+    def _search_under_rls(self, conn: Connection) -> bool:
+        rls_applies = getattr(self, "rls_applies", None)
+        return bool(rls_applies and rls_applies(conn))
+
+    def _rank(self, query: str) -> list[ColumnElement[int]]:
+        """ORDER BY terms for a whole match set: exact name first, then name prefix."""
+        needle = _name_needle(query)
+        if not needle:
+            return []
+        return [
+            case((customer_t.c.name == needle, 0), else_=1),
+            case((customer_t.c.name.startswith(needle, autoescape=True), 0), else_=1),
+        ]
+
+    def find(
+        self,
+        actor: Actor,
+        query: str = "",
+        *,
+        scope: str = "all",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[CustomerRecord]:
+        """Visible customers matching ``query`` in ``scope`` (all, mine, pool), best first."""
+        with self.read() as conn:
+            return self._find(conn, actor, query, scope=scope, limit=limit, offset=offset)
+
+    def _find(
+        self, conn: Connection, actor: Actor, query: str, *, scope: str, limit: int, offset: int
+    ) -> list[CustomerRecord]:
+        if self.search_condition(query) is None:
+            statement = (
+                customer_select().where(self.scope_clause(actor, scope))
+                .order_by(customer_t.c.name, customer_t.c.id).limit(limit).offset(max(0, offset))
+            )
+            return self._records(conn, conn.execute(statement).all(), actor)
+        ids = self._ranked_ids(conn, actor, query, scope, limit + max(0, offset))[max(0, offset):]
+        if not ids:
+            return []
+        rows = {row.id: row for row in conn.execute(customer_select().where(customer_t.c.id.in_(ids)))}
+        return self._records(conn, [rows[i] for i in ids if i in rows], actor)
+
+    def _ranked_ids(
+        self, conn: Connection, actor: Actor, query: str, scope: str, wanted: int
+    ) -> list[int]:
+        """The first ``wanted`` matching ids, best first: exact name, name prefix, then by id.
+
+        Exact and prefix matches come from the name index; the rest from the token index in id
+        order, stopping after ``wanted`` — no query here sorts a whole match set.
+        """
+        needle = _name_needle(query)
+        visible = self.scope_clause(actor, scope)
+        ranked: list[int] = []
+        if needle:
+            exact = select(customer_t.c.id).where(customer_t.c.name == needle, visible)
+            ranked += conn.execute(exact.order_by(customer_t.c.id).limit(wanted)).scalars()
+            if len(ranked) < wanted:
+                prefix = (
+                    select(customer_t.c.id)
+                    .where(customer_t.c.name > needle, customer_t.c.name < needle + _MAX_CHAR,
+                           visible)
+                    .order_by(customer_t.c.name, customer_t.c.id)
+                    .limit(wanted - len(ranked))
+                )
+                ranked += conn.execute(prefix).scalars()
+        seen = set(ranked)
+        if len(ranked) < wanted:
+            rest = self._match_ids(conn, query, visible).limit(wanted + len(seen))
+            ranked += [cid for cid in conn.execute(rest).scalars() if cid not in seen]
+        return ranked[:wanted]
+
+    def _match_ids(self, conn: Connection, query: str, visible: ColumnElement[bool]) -> Select[Any]:
+        """Matching ids in id order (no LIMIT yet), driven by the token index."""
+        if self.is_sqlite:
+            match = text("customer_fts MATCH :fts_query").bindparams(
+                fts_query=fts_query(query_terms(query)))
+            rowid = literal_column("customer_fts.rowid")
+            return (
+                select(customer_t.c.id)
+                .select_from(customer_t.join(text("customer_fts"), rowid == customer_t.c.id))
+                .where(match, visible, *digit_run_checks(query_terms(query)))
+                .order_by(rowid)
+            )
+        condition = self.search_condition(query, conn)
+        return select(customer_t.c.id).where(condition, visible).order_by(customer_t.c.id)
+
+    def search_ids(self, actor: Actor, query: str, scope: str = "all", limit: int = 50) -> list[int]:
+        """Ids of the best ``limit`` visible matches (``resolve_customer`` uses it)."""
+        if not query_terms(query):
+            return []
+        with self.read() as conn:
+            return self._ranked_ids(conn, actor, query, scope, limit)
+
+
+def _name_needle(query: str) -> str:
+    """The query as a name to rank by; empty when no stored name could hold it (NUL, controls)."""
+    needle = query.strip()
+    return needle if needle.isprintable() else ""
+
+
+def fts_query(terms: list[str]) -> str:
+    """An FTS5 MATCH expression: every term as a quoted prefix (terms are letters and digits);
+    a run of four digits or more as its 4-grams, exact (``digit_run_checks`` verifies it)."""
+    parts: list[str] = []
+    for term in terms:
+        if is_digit_run(term):
+            parts += [f'"{gram}"' for gram in digit_grams(term)]
+        else:
+            parts.append(f'"{term}"*')
+    return " AND ".join(parts)
+
+
+def ts_query(terms: list[str]) -> str:
+    """A PostgreSQL tsquery: every term as a prefix; a long digit run as its exact 4-grams."""
+    parts: list[str] = []
+    for term in terms:
+        if is_digit_run(term):
+            parts += digit_grams(term)
+        else:
+            parts.append(f"{term}:*")
+    return " & ".join(parts)
+
+
+def digit_run_checks(terms: list[str]) -> list[ColumnElement[bool]]:
+    """For each long digit run: the customer's own or a contact's text really holds it.
+
+    The 4-grams only say the digits are there somewhere; this keeps numbers that hold them
+    scattered out. It reads the stored values (phones are E.164, so digits are contiguous),
+    and only for rows the index already matched.
+    """
+    checks: list[ColumnElement[bool]] = []
+    for term in terms:
+        if not needs_check(term):
+            continue
+        pattern = f"%{term}%"  # digits only: nothing to escape
+        in_contact = (
+            select(literal_column("1"))
+            .where(contact_t.c.customer_id == customer_t.c.id,
+                   or_(contact_t.c.phone.like(pattern), contact_t.c.email.like(pattern),
+                       contact_t.c.name.like(pattern)))
+            .exists()
+        )
+        checks.append(or_(customer_t.c.phone.like(pattern), customer_t.c.email.like(pattern),
+                          customer_t.c.name.like(pattern), customer_t.c.company.like(pattern),
+                          in_contact))
+    return checks
+
+
+def _tsvector() -> ColumnElement[Any]:
+    return func.to_tsvector(literal_column("'simple'::regconfig"), customer_t.c.search_text)

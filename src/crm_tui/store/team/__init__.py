@@ -1,0 +1,1 @@
+"""The team: reps, roles, and the team's settings (the rules)."""

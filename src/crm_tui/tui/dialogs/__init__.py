@@ -1,0 +1,1 @@
+"""Modal dialogs: forms, filters, help; each dismisses with a value."""

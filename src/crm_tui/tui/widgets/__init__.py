@@ -1,0 +1,1 @@
+"""Reusable widgets: the virtual customer table, search bar, charts, badges."""
