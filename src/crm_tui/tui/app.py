@@ -137,6 +137,7 @@ class CrmApp(App[None]):
         """While the database cannot be reached: the store's sentence saying why (else None)."""
         self._reconnect_timer: Timer | None = None
         self._background_pending = False
+        self._first_rows_were_shown = False
         self._banners: list[ConnectionBanner] = []
         self._ready_file = os.environ.get(READY_FILE_ENV) or None
         self.store_ready: Signal[None] = Signal(self, "store_ready")
@@ -174,8 +175,12 @@ class CrmApp(App[None]):
         # The watcher's connection and the recycle run wait for the first rows (or a second):
         # on the way to them they only compete for the GIL with the first screen's reads.
         self._background_pending = True
-        self.set_timer(BACKGROUND_AFTER_SECONDS, self._start_background_work)
         self.store_ready.publish(None)
+        # A screen given a ready store can show its rows before this message is handled.
+        if self._first_rows_were_shown:
+            self._start_background_work()
+        else:
+            self.set_timer(BACKGROUND_AFTER_SECONDS, self._start_background_work)
 
     def _start_background_work(self) -> None:
         """Start watching other clients' changes, then recycle if the last run is stale."""
@@ -225,6 +230,7 @@ class CrmApp(App[None]):
         garbage, would set off a dozen pointless collections while the modules load).
         """
         self._start_up_over()
+        self._first_rows_were_shown = True
         self._start_background_work()
         if self._ready_file:
             path, self._ready_file = self._ready_file, None
