@@ -102,7 +102,7 @@ def db_upgrade(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
 
     def action(context: Context) -> None:
         from crm_tui.store.schema import migrate as schema
-        status = schema.upgrade(context.url)
+        status = schema.upgrade(context.url, create=False)
         if json_out:
             emit_json(status.as_dict())
         else:

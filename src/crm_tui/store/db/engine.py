@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
-from crm_tui.store.errors import UsageError
+from crm_tui.store.errors import NotFound, UsageError
 
 BUSY_TIMEOUT_MS = 30_000
 PING_AFTER_IDLE_SECONDS = 30.0
@@ -64,12 +64,22 @@ def describe_url(url: str) -> str:
     return f"{host}/{sa_url.database}"
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """Create the engine for ``url`` with the per-backend settings this module's docstring gives."""
+def make_engine(url: str, *, pool_size: int = 5, create: bool = False) -> Engine:
+    """Create the engine for ``url`` with the per-backend settings this module's docstring gives.
+
+    A SQLite file that does not exist is made only with ``create`` (``crm init``): anywhere else a
+    mistyped ``--db`` must not leave a directory and an empty database behind (SQLite would
+    create the file on the first connect).
+    """
     sa_url = normalise_url(url)
     if sa_url.startswith("sqlite"):
         path = sqlite_path(sa_url)
-        if path is not None and not path.parent.exists():
+        if path is not None and not path.exists():
+            if not create:
+                raise NotFound(
+                    f"There is no database at {path}: check --db (or CRM_DATABASE_URL), "
+                    "or create it with `crm init`."
+                )
             os.makedirs(path.parent, exist_ok=True)
         engine = create_engine(sa_url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)

@@ -55,6 +55,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def status(url: str | None = None, engine: Engine | None = None) -> SchemaStatus:
+    """Where the database stands against the migrations (a missing SQLite file is ``NotFound``)."""
     if engine is None:
         own = make_engine(url or "")
         try:
@@ -69,12 +70,15 @@ def status(url: str | None = None, engine: Engine | None = None) -> SchemaStatus
     return SchemaStatus(current=current, head=head, pending=pending)
 
 
-def upgrade(url: str | None = None, engine: Engine | None = None) -> SchemaStatus:
-    """Bring the database to the head revision (creating it when new); WAL on for SQLite."""
+def upgrade(
+    url: str | None = None, engine: Engine | None = None, *, create: bool = True
+) -> SchemaStatus:
+    """Bring the database to the head revision (a new SQLite file only with ``create``, as
+    ``crm init`` asks; ``crm db upgrade`` does not); WAL on for SQLite."""
     from alembic import command
 
     if engine is None:
-        own = make_engine(url or "")
+        own = make_engine(url or "", create=create)
         try:
             return upgrade(engine=own)
         finally:
