@@ -2,17 +2,33 @@
 
 Each validator returns the normalised value or raises ``ValidationError`` naming the field.
 Phone numbers become E.164 (``138 0013 8000`` and ``+86 13800138000`` are one number); emails are
-checked with email-validator and stored case-folded, so comparisons are simple equality.
+checked with email-validator and stored case-folded, so comparisons are simple equality. Statuses,
+kinds and tiers are understood in the words of ``domain`` (意向, 个人, A类) and stored canonical.
+Tags have one parser, ``parse_tags``, for the CLI, the forms and the importer.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from crm_tui.store.domain import CHANNELS, CUSTOMER_KINDS, ROLES, STAGES, STATUSES, TIERS
+from crm_tui.store.domain import (
+    CHANNELS,
+    CUSTOMER_KINDS,
+    KIND_WORDS,
+    ROLES,
+    STAGES,
+    STATUS_WORDS,
+    STATUSES,
+    TIER_WORDS,
+    TIERS,
+)
 from crm_tui.store.errors import ValidationError
 
 LIMITS = {
@@ -99,33 +115,42 @@ def email(value: object, field: str = "email") -> str | None:
     return result.normalized.casefold()
 
 
-def choice(field: str, value: object, options: tuple[str, ...], default: str | None = None) -> str:
+def choice(field: str, value: object, options: tuple[str, ...], default: str | None = None,
+           words: Mapping[str, str] | None = None) -> str:
+    """One of ``options`` (compared case-folded), or the option one of ``words`` stands for."""
     raw = text(field, value, limit=32)
     if raw is None:
         if default is None:
             raise ValidationError(field, f"is required; one of {', '.join(options)}")
         return default
     lowered = raw.lower()
+    if words:
+        lowered = words.get(raw) or words.get(raw.casefold()) or lowered
     if lowered not in options:
         raise ValidationError(field, f"must be one of {', '.join(options)}, not {raw!r}")
     return lowered
 
 
 def kind(value: object) -> str:
-    return choice("kind", value, CUSTOMER_KINDS, "company")
+    """``company`` or ``person`` (also 公司, 个人, ...); ``company`` when empty."""
+    return choice("kind", value, CUSTOMER_KINDS, "company", KIND_WORDS)
 
 
 def status(value: object) -> str:
-    return choice("status", value, STATUSES, "lead")
+    """``lead``, ``intent``, ``deal`` or ``lost`` (also 线索, 意向, 成交, 流失, ...); ``lead`` when empty."""
+    return choice("status", value, STATUSES, "lead", STATUS_WORDS)
 
 
 def tier(value: object) -> str | None:
-    raw = text("tier", value, limit=1)
+    """``A``, ``B`` or ``C`` (also a, A类, B级, ...), or None when empty."""
+    raw = text("tier", value, limit=8)
     if raw is None:
         return None
-    if raw.upper() not in TIERS:
+    upper = raw[:1].upper() + raw[1:]
+    found = upper if upper in TIERS else TIER_WORDS.get(upper)
+    if found is None:
         raise ValidationError("tier", f"must be one of {', '.join(TIERS)}, not {raw!r}")
-    return raw.upper()
+    return found
 
 
 def channel(value: object) -> str:
@@ -217,3 +242,107 @@ _KEY_STRIP = re.compile(r"[\W_]+", re.UNICODE)
 def name_key(name: str) -> str:
     """The duplicate-check key of a name: NFKC, case-folded, without spaces and punctuation."""
     return _KEY_STRIP.sub("", unicodedata.normalize("NFKC", name).casefold())[:200]
+
+
+# --- tags ------------------------------------------------------------------------------------
+
+# What separates tags in one piece of text: commas and semicolons, Latin and Chinese, the
+# enumeration comma 、, a bar and a line break. ``crm export`` writes a tag holding one of these
+# as a JSON list, which ``parse_tags`` reads back.
+TAG_SEPARATORS = (",", ";", "，", "；", "、", "|", "\n")
+_TAG_SPLIT = re.compile("[" + re.escape("".join(TAG_SEPARATORS)) + "]+")
+
+
+def tags(values: Iterable[object]) -> list[str]:
+    """Tags already split: each validated (trimmed, within ``LIMITS['tag']``), empty ones and
+    repeats dropped, in the order given."""
+    found: dict[str, None] = {}
+    for value in values:
+        cleaned = text("tag", value, limit=LIMITS["tag"])
+        if cleaned:
+            found.setdefault(cleaned)
+    return list(found)
+
+
+def parse_tags(value: str | Iterable[str] | None) -> list[str]:
+    """The tags in typed or imported text, validated: the one tag parser of the CLI, the forms
+    and ``crm import``.
+
+    Text is split at ``TAG_SEPARATORS`` (``VIP, 华东；重点`` is three tags), except a JSON list
+    of strings (``["a, b", "c"]``, as ``crm export`` writes a tag holding a separator), which is
+    taken as it is. Each tag is trimmed and checked; empty ones and repeats are dropped. Several
+    texts (``--tag`` given more than once) are parsed one by one and joined.
+    """
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        return tags(tag for part in value for tag in _split_tags(part))
+    return tags(_split_tags(value))
+
+
+def _split_tags(value: str) -> list[str]:
+    stripped = value.strip()
+    if stripped.startswith("[") and stripped.endswith("]"):
+        try:
+            loaded = json.loads(stripped)
+        except ValueError:
+            loaded = None
+        if isinstance(loaded, list) and all(isinstance(i, (str, int, float)) for i in loaded):
+            return [str(item) for item in loaded]
+    return _TAG_SPLIT.split(stripped)
+
+
+# --- a customer and a contact ----------------------------------------------------------------
+
+
+@dataclass
+class CustomerInput:
+    """Validated customer fields, ready to write."""
+
+    name: str
+    kind: str = "company"
+    company: str | None = None
+    industry: str | None = None
+    region: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    source: str | None = None
+    status: str = "lead"
+    tier: str | None = None
+    notes: str | None = None
+
+
+def customer(fields: Mapping[str, Any], region: str) -> CustomerInput:
+    """A customer's raw field values (as typed or imported) validated; the first bad one raises.
+
+    Phone numbers without a country code are read for ``region`` (the ``default_phone_region``
+    setting). A plain function of its arguments, so the importer's worker processes apply
+    exactly the rules the store does.
+    """
+    return CustomerInput(
+        name=text("name", fields.get("name"), required=True) or "",
+        kind=kind(fields.get("kind")),
+        company=text("company", fields.get("company")),
+        industry=text("industry", fields.get("industry")),
+        region=text("region", fields.get("region")),
+        address=text("address", fields.get("address")),
+        phone=phone(fields.get("phone"), region),
+        email=email(fields.get("email")),
+        source=text("source", fields.get("source")),
+        status=status(fields.get("status")),
+        tier=tier(fields.get("tier")),
+        notes=text("notes", fields.get("notes"), multiline=True),
+    )
+
+
+def contact(fields: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """A contact's raw field values validated, as the ``contact`` table's columns."""
+    return dict(
+        name=text("contact name", fields.get("name"), required=True, limit=100),
+        title=text("title", fields.get("title"), limit=100),
+        phone=phone(fields.get("phone"), region, field="contact phone"),
+        email=email(fields.get("email"), field="contact email"),
+        wechat=text("wechat", fields.get("wechat")),
+        is_primary=bool(fields.get("is_primary")),
+    )
