@@ -20,29 +20,12 @@ from crm_tui.store.errors import AlreadyExists, Conflict, NotFound, PermissionDe
 from crm_tui.store.records import Actor, ContactRecord, CustomerRecord
 from crm_tui.store.schema.tables import contact as contact_t
 from crm_tui.store.search.tokens import customer_tokens
+from crm_tui.store.validate import CustomerInput
 
 EDITABLE_FIELDS = (
     "name", "kind", "company", "industry", "region", "address", "phone", "email",
     "source", "status", "tier", "notes",
 )
-
-
-@dataclass
-class CustomerInput:
-    """Validated customer fields, ready to write."""
-
-    name: str
-    kind: str = "company"
-    company: str | None = None
-    industry: str | None = None
-    region: str | None = None
-    address: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    source: str | None = None
-    status: str = "lead"
-    tier: str | None = None
-    notes: str | None = None
 
 
 @dataclass
@@ -61,20 +44,7 @@ class CustomerOps(StoreBase):
 
     def validate_customer(self, fields: dict[str, Any], region: str) -> CustomerInput:
         """Validate raw field values (as typed or imported); the first bad one raises."""
-        return CustomerInput(
-            name=validate.text("name", fields.get("name"), required=True) or "",
-            kind=validate.kind(fields.get("kind")),
-            company=validate.text("company", fields.get("company")),
-            industry=validate.text("industry", fields.get("industry")),
-            region=validate.text("region", fields.get("region")),
-            address=validate.text("address", fields.get("address")),
-            phone=validate.phone(fields.get("phone"), region),
-            email=validate.email(fields.get("email")),
-            source=validate.text("source", fields.get("source")),
-            status=validate.status(fields.get("status")),
-            tier=validate.tier(fields.get("tier")),
-            notes=validate.text("notes", fields.get("notes"), multiline=True),
-        )
+        return validate.customer(fields, region)
 
     # --- duplicate check ----------------------------------------------------------------------
 
@@ -349,14 +319,7 @@ class CustomerOps(StoreBase):
             return ContactRecord(id=contact_id, customer_id=row.customer_id, **values)
 
     def _contact_values(self, fields: dict[str, Any], region: str) -> dict[str, Any]:
-        return dict(
-            name=validate.text("contact name", fields.get("name"), required=True, limit=100),
-            title=validate.text("title", fields.get("title"), limit=100),
-            phone=validate.phone(fields.get("phone"), region, field="contact phone"),
-            email=validate.email(fields.get("email"), field="contact email"),
-            wechat=validate.text("wechat", fields.get("wechat")),
-            is_primary=bool(fields.get("is_primary")),
-        )
+        return validate.contact(fields, region)
 
     def _touch(self, conn: Connection, actor: Actor, customer_id: int) -> None:
         """Bump the customer's version so an open edit form notices the change."""
@@ -389,9 +352,7 @@ class CustomerOps(StoreBase):
         ).scalars())
 
     def _set_tags(self, conn: Connection, customer_id: int, tags: list[str]) -> None:
-        names = list(dict.fromkeys(
-            name for name in (validate.text("tag", t, limit=50) for t in tags) if name
-        ))
+        names = validate.tags(tags)
         conn.execute(delete(customer_tag_t).where(customer_tag_t.c.customer_id == customer_id))
         for name in names:
             tag_id = conn.execute(select(tag_t.c.id).where(tag_t.c.name == name)).scalar()
