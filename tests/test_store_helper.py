@@ -156,6 +156,22 @@ def test_a_killed_helper_loses_nothing_committed_and_the_app_goes_on(store, admi
     assert {store.get_customer(i, admin).name for i in (first.id, second.id)} == {"Before Kill", "After Kill"}
 
 
+def test_a_name_the_store_api_does_not_declare_is_an_attribute_error(store, helped):
+    """The seam is ``StoreApi``: a name off it fails in the app, it never opens a second store."""
+    from crm_tui.store.api import API_ATTRIBUTES, API_METHODS
+
+    served, actor = helped
+    assert hasattr(Store, "visible")  # the store has it, but the app may not ask for it
+    with pytest.raises(AttributeError):
+        served.visible  # noqa: B018 - the lookup itself is the test
+    with pytest.raises(AttributeError):
+        served.no_such_method(actor)
+    assert served._local is None, "a name off the API opened the app's own store"
+    for name in API_METHODS | API_ATTRIBUTES:
+        assert hasattr(served, name) and hasattr(store, name), name
+    assert served.is_sqlite == (served.backend == "sqlite")
+
+
 def test_the_helper_leaves_the_terminals_interrupt_to_the_app(helped):
     served, actor = helped
     os.kill(served.helper.pid, signal.SIGINT)  # ctrl+c reaches the whole foreground group
@@ -308,6 +324,7 @@ def test_what_the_database_says_at_open_is_not_hidden_by_the_fallback(tmp_path):
     from crm_tui.tui.launch import _open_store_and_actor, open_for_app
 
     url = str(tmp_path / "empty.db")
+    (tmp_path / "empty.db").touch()  # there, but never initialised (a missing file is refused)
     helper = start_helper(lambda: _open_store_and_actor(url, None), lambda: Store(url),
                           only_if_useful=False)
     with pytest.raises(SchemaOutOfDate):

@@ -9,8 +9,10 @@ its first frame.
 It stays for the whole session: the store's CPU (SQL compilation, row building) then never
 competes with the screen for the app's GIL. It serves calls whose arguments and results pickle
 (the store's records, plain values, ``CrmError``s whole) and runs the change watcher, whose
-reports come back as events. A call with a callable argument (an import's progress) or an
-attribute it did not announce goes to the app's own store, opened on that first need
+reports come back as events. What the app may ask is declared once, ``api.StoreApi``: the
+helper answers those methods and reports those attributes, and a name not declared there is an
+``AttributeError`` in the app. A call with a callable argument (an import's progress), an import,
+or any call once the helper has gone goes to the app's own store, opened on that first need
 (``HelpedStore.take_over``). A write sent to the helper has committed when its answer arrives.
 When the app hangs up, the helper finishes every call in flight, closes its store and exits;
 it ignores the terminal's signals (the app's to act on) and never touches the terminal.
@@ -32,6 +34,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from crm_tui.store.api import API_ATTRIBUTES, API_METHODS, ChangeCallback, StoreApi
 from crm_tui.store.clock import Clock
 from crm_tui.store.errors import CrmError, DatabaseUnavailable
 
@@ -46,7 +49,7 @@ HELPER_ENV = "CRM_TUI_STORE_HELPER"
 
 _HEADER = struct.Struct("!I")
 _CALL_ID = struct.Struct("!Q")
-_ATTRIBUTES = ("url", "label", "backend", "is_sqlite")
+_ATTRIBUTES = API_ATTRIBUTES - {"clock"}
 """Plain attributes the helper reports with its store (the clock is made in the app)."""
 
 Opener = Callable[[], "tuple[Store, Actor]"]
@@ -136,10 +139,8 @@ def _serve(sock: socket.socket, opener: Opener) -> None:
     except BaseException as exc:  # noqa: BLE001 - reported to the app, which reports it
         _send(sock, lock, ("failed", _portable(exc)))
         return
-    methods = sorted(name for name in dir(type(store))
-                     if not name.startswith("_") and callable(getattr(type(store), name)))
-    attributes = {name: getattr(store, name) for name in _ATTRIBUTES if hasattr(store, name)}
-    _send(sock, lock, ("ready", actor, methods, attributes))
+    attributes = {name: getattr(store, name) for name in _ATTRIBUTES}
+    _send(sock, lock, ("ready", actor, attributes))
     if not gc.isenabled():
         # ``launcher`` paused the collector for the start before it forked: the helper lives
         # for the session, so it collects again, with what start-up built frozen out of its way.
@@ -157,8 +158,10 @@ def _serve(sock: socket.socket, opener: Opener) -> None:
             if name == WATCH:
                 watchers.append(store.watch(report))
                 value = None
-            else:
+            elif name in API_METHODS:
                 value = getattr(store, name)(*args, **kwargs)
+            else:
+                raise AttributeError(f"the store's helper answers no call named {name!r}")
             data = _frame(("reply", call_id, True, value))
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
             data = _frame(("reply", call_id, False, _portable(exc)))
@@ -243,7 +246,7 @@ class StoreHelper:
         self._pending_lock = threading.Lock()
         self._next_id = 0
         self._gone = False
-        self.on_change: Callable[[frozenset[int] | None], None] | None = None
+        self.on_change: ChangeCallback | None = None
         self.ended = threading.Event()
         """Set once the helper has exited and been reaped."""
 
@@ -257,10 +260,11 @@ class StoreHelper:
             if message is None:
                 raise HelperFailed("the store's helper process ended before it opened the database")
             raise message[1]
-        _kind, actor, methods, attributes = message
+        _kind, actor, attributes = message
         threading.Thread(target=self._read, args=(stream,), daemon=True,
                          name="store-helper-replies").start()
-        return HelpedStore(self, frozenset(methods), attributes), actor
+        # The forwards are set on the class from ``StoreApi`` below it, which mypy cannot see.
+        return HelpedStore(self, attributes), actor  # type: ignore[abstract]
 
     def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         pending = _Pending()
@@ -324,19 +328,20 @@ class StoreHelper:
             self._sock.shutdown(socket.SHUT_WR)
 
 
-class HelpedStore:
-    """The store as the app sees it: served by the helper process, with the same methods.
+class HelpedStore(StoreApi):
+    """The store as the app sees it (``StoreApi``), served by the helper process.
 
-    Every public method of ``Store`` is here and goes to the helper. A call the helper cannot
-    take (a callable argument, arguments that do not pickle, the helper gone) and any attribute
-    it did not announce go to the app's own store, opened then (``take_over``).
+    Each method of ``StoreApi`` is a forward to the helper, set on this class from the Protocol's
+    members (``_add_forwards``); its attributes are those the helper reported when it opened the
+    store. A call the helper cannot take (a callable argument, arguments that do not pickle, an
+    import, the helper gone) goes to the app's own store, opened then (``take_over``). Any other
+    name is an ``AttributeError``: there is no quiet way around the declared surface.
     """
 
-    def __init__(self, helper: StoreHelper, methods: frozenset[str], attributes: dict[str, Any]) -> None:
+    def __init__(self, helper: StoreHelper, attributes: dict[str, Any]) -> None:
         self._helper = helper
-        self._methods = methods
         self._attributes = attributes
-        self.clock = Clock()
+        self._clock = Clock()
         self._local: Store | None = None
         self._local_lock = threading.Lock()
 
@@ -344,7 +349,28 @@ class HelpedStore:
     def helper(self) -> StoreHelper:
         return self._helper
 
-    def watch(self, on_change: Callable[[frozenset[int] | None], None]) -> HelperWatch:
+    @property
+    def url(self) -> str:
+        return str(self._attributes["url"])
+
+    @property
+    def label(self) -> str:
+        return str(self._attributes["label"])
+
+    @property
+    def backend(self) -> str:
+        return str(self._attributes["backend"])
+
+    @property
+    def is_sqlite(self) -> bool:
+        return bool(self._attributes["is_sqlite"])
+
+    @property
+    def clock(self) -> Clock:
+        """The app's clock (the app's own store, if it opens, shares it)."""
+        return self._clock
+
+    def watch(self, on_change: ChangeCallback) -> HelperWatch:
         """Watch other clients' changes (a ``ChangeWatcher`` in the helper, DESIGN §6)."""
         self._helper.on_change = on_change
         # Asked from a thread: the app calls this on its event loop, which must not wait on the
@@ -365,7 +391,7 @@ class HelpedStore:
         with self._local_lock:
             if self._local is None:
                 store = self._helper.open_own()
-                store.clock = self.clock
+                store.clock = self._clock
                 self._local = store
             return self._local
 
@@ -377,13 +403,6 @@ class HelpedStore:
         # Bounded: a helper stuck on an unreachable database must not hold up leaving.
         self._helper.ended.wait(10)
 
-    def __getattr__(self, name: str) -> Any:
-        if name in self._methods:
-            return _Forward(self, name)
-        if name in self._attributes:
-            return self._attributes[name]
-        return getattr(self.take_over(), name)
-
     def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if name not in OWN_STORE_METHODS and not any(callable(v) for v in (*args, *kwargs.values())):
             try:
@@ -391,6 +410,26 @@ class HelpedStore:
             except _HelperGone:
                 pass
         return getattr(self.take_over(), name)(*args, **kwargs)
+
+
+def _forward(name: str) -> Callable[..., Any]:
+    def forward(self: HelpedStore, *args: Any, **kwargs: Any) -> Any:
+        return self._call(name, args, kwargs)
+
+    forward.__name__ = name
+    forward.__qualname__ = f"HelpedStore.{name}"
+    forward.__doc__ = getattr(StoreApi, name).__doc__
+    return forward
+
+
+def _add_forwards() -> None:
+    """Every method of ``StoreApi`` that ``HelpedStore`` does not write itself goes to the helper."""
+    for name in API_METHODS:
+        if name not in vars(HelpedStore):
+            setattr(HelpedStore, name, _forward(name))
+
+
+_add_forwards()
 
 
 class HelperWatch:
@@ -401,17 +440,3 @@ class HelperWatch:
 
     def stop(self) -> None:
         self._helper.on_change = None
-
-
-class _Forward:
-    __slots__ = ("_name", "_store")
-
-    def __init__(self, store: HelpedStore, name: str) -> None:
-        self._store = store
-        self._name = name
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._store._call(self._name, args, kwargs)
-
-    def __repr__(self) -> str:
-        return f"<helped store method {self._name}>"
