@@ -7,11 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from crm_tui.store.db.engine import enable_wal, make_engine
 from crm_tui.store.schema.version import SCHEMA_HEAD
+
+if TYPE_CHECKING:  # Alembic is imported where it is used, never on the store's path
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -31,7 +36,8 @@ class SchemaStatus:
                 "up_to_date": self.up_to_date}
 
 
-def _config(connection=None):  # type: ignore[no-untyped-def]
+def _config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for our migrations, running on ``connection`` when given."""
     from alembic.config import Config
 
     config = Config()
@@ -41,7 +47,7 @@ def _config(connection=None):  # type: ignore[no-untyped-def]
     return config
 
 
-def _script():  # type: ignore[no-untyped-def]
+def _script() -> ScriptDirectory:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_config())

@@ -1,10 +1,13 @@
-"""The SQLModel tables of DESIGN §3.
+"""The SQLModel tables of DESIGN §3: the one source of the schema.
 
-The store's queries run on the Core twin of these tables in ``tables.py`` (fast to import);
-a test keeps the two identical. Timestamps are aware UTC (SQLModel's UTCDateTime); calendar dates (next follow-up, expected close) are plain dates in
-the team's local calendar. Every table here is created by the Alembic migrations in
-``crm_tui/store/schema/migrations``; ``tests/test_migrations.py`` runs ``alembic check`` so the two
-never drift apart.
+Timestamps are aware UTC (SQLModel's UTCDateTime); calendar dates (next follow-up, expected
+close) are plain dates in the team's local calendar.
+
+Two things follow from these classes and are checked against them by
+``tests/test_migrations.py``: the Core twin ``tables.py`` that the store's queries run on
+(written by ``python -m crm_tui.store.schema.generate_tables``, so opening a store never imports
+SQLModel), and the Alembic migrations in ``migrations/versions/`` (``alembic check``). Adding a
+table is one model here, that command, and one migration.
 """
 
 from __future__ import annotations
@@ -16,12 +19,11 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Integer, MetaData, Numeric, String, Text
 from sqlmodel import Field, SQLModel
 
-from crm_tui.store.schema.tables import NAMING_CONVENTION
+from crm_tui.store.schema.core_types import NAMING_CONVENTION
 
 # Constraint names must be stable for Alembic's batch mode on SQLite.
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
-
 
 
 class Rep(SQLModel, table=True):
