@@ -51,6 +51,8 @@ class ChangeWatcher:
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.listening = threading.Event()
+        """Set once connected and the first reading is taken: every commit after it is reported."""
 
     def start(self) -> None:
         """Start watching in a daemon thread (connecting happens there, not in the caller)."""
@@ -86,6 +88,7 @@ class ChangeWatcher:
                                check_same_thread=False)
         try:
             seen = conn.execute("PRAGMA data_version").fetchone()[0]
+            self.listening.set()
             while not self._stop.wait(self.interval):
                 version = conn.execute("PRAGMA data_version").fetchone()[0]
                 if version != seen:
@@ -115,6 +118,7 @@ class ChangeWatcher:
 
         with psycopg.connect(self._conninfo(), autocommit=True, connect_timeout=5) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
+            self.listening.set()
             while not self._stop.is_set():
                 for notice in conn.notifies(timeout=self.interval):
                     self.on_change(parse_payload(notice.payload))
