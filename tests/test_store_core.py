@@ -146,3 +146,34 @@ def test_optimistic_lock_conflict_names_who(store, make_rep):
     with pytest.raises(Conflict, match="Alice Wong"):
         store.update_customer(alice, customer.id, {"industry": "tin"}, expected_version=customer.version)
     assert store.get_customer(customer.id, alice).industry == "steel"
+
+
+def test_an_edit_with_tags_is_one_change(store, admin):
+    """Fields and tags saved together: one new version, the tags replaced, both in the history."""
+    customer = store.add_customer(admin, {"name": "Acme"}, tags=["old", "keep"])
+    edited = store.update_customer(admin, customer.id, {"industry": "steel"},
+                                   expected_version=customer.version, tags="keep, 新客户")
+    assert edited.version == customer.version + 1
+    assert sorted(edited.tags) == sorted(["keep", "新客户"])
+    history = store.portrait(admin, customer.id, history=True).audit
+    changes = {(a.field, a.old, a.new) for a in history if a.action == "update"}
+    assert ("industry", None, "steel") in changes
+    assert {field for field, _old, _new in changes} == {"industry", "tags"}
+    unchanged = store.update_customer(admin, customer.id, {}, tags=["新客户", "keep"])
+    assert unchanged.version == edited.version  # the same set: nothing to save
+
+
+def test_a_refused_edit_leaves_the_tags_unchanged(store, admin):
+    from crm_tui.store import Conflict
+
+    customer = store.add_customer(admin, {"name": "Acme"}, tags=["old"])
+    with pytest.raises(ValidationError):
+        store.update_customer(admin, customer.id, {"email": "not an address"}, tags="new")
+    with pytest.raises(ValidationError):
+        store.update_customer(admin, customer.id, {"industry": "tin"}, tags="x" * 500)
+    store.update_customer(admin, customer.id, {"industry": "steel"})
+    with pytest.raises(Conflict):
+        store.update_customer(admin, customer.id, {}, expected_version=customer.version, tags="new")
+    after = store.get_customer(customer.id, admin)
+    assert after.tags == ["old"] and after.industry == "steel"
+    assert after.version == customer.version + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,8 +189,14 @@ class CustomerOps(StoreBase):
         *,
         expected_version: int | None = None,
         force: bool = False,
+        tags: str | Iterable[str] | None = None,
     ) -> CustomerRecord:
-        """Change fields; with ``expected_version`` a save over someone else's change is refused."""
+        """Change fields; with ``expected_version`` a save over someone else's change is refused.
+
+        ``tags`` (text as typed, read by ``validate.parse_tags``, or a list) replaces the
+        customer's tags in the same transaction, version and audit row as the fields; None
+        leaves them as they are. A refused edit changes neither.
+        """
         unknown = set(changes) - set(EDITABLE_FIELDS) - {"extra"}
         if unknown:
             raise UsageError(f"Unknown customer field {sorted(unknown)[0]!r}.")
@@ -208,8 +215,12 @@ class CustomerOps(StoreBase):
                 self._refuse_duplicates(
                     actor, self.find_duplicates(conn, merged, exclude_id=customer_id), force
                 )
+            old_tags = self._tags_of(conn, customer_id) if tags is not None else []
+            new_tags = validate.parse_tags(tags) if tags is not None else None
+            if new_tags is not None and set(new_tags) == set(old_tags):
+                new_tags = None
             version = expected_version if expected_version is not None else row.version
-            if not new_values:
+            if not new_values and new_tags is None:
                 if version != row.version:
                     raise self._conflict(conn, customer_id)
                 return self._records(conn, [row], actor)[0]
@@ -233,6 +244,9 @@ class CustomerOps(StoreBase):
                 for name, value in new_values.items()
                 if name in EDITABLE_FIELDS or name == "extra"
             }
+            if new_tags is not None:
+                self._set_tags(conn, customer_id, new_tags)
+                audited["tags"] = (", ".join(old_tags), ", ".join(self._tags_of(conn, customer_id)))
             self._audit(conn, actor, "customer", customer_id, "update", audited)
             self._changed(conn, [customer_id])
             fresh = conn.execute(customer_select().where(customer_t.c.id == customer_id)).one()
