@@ -350,9 +350,9 @@ def test_company_column_stands_in_for_a_missing_name():
 def test_a_failed_batch_is_undone_whole_and_a_rerun_completes(store, admin, tmp_path, monkeypatch):
     rows = [["name", "phone"]] + [[f"Batch Co {i}", f"1380013{8100 + i:04d}"] for i in range(10)]
     path = write_csv(tmp_path / "b.csv", rows)
-    from crm_tui.store.files import importing
+    from crm_tui.store.files.importing.writer import Writer
     calls = {"n": 0}
-    original = importing._ImportState._write_merges
+    original = Writer.write_merges
 
     def flaky(self, conn, merges):
         calls["n"] += 1
@@ -360,12 +360,12 @@ def test_a_failed_batch_is_undone_whole_and_a_rerun_completes(store, admin, tmp_
             raise RuntimeError("disk full")
         return original(self, conn, merges)
 
-    monkeypatch.setattr(importing._ImportState, "_write_merges", flaky)
+    monkeypatch.setattr(Writer, "write_merges", flaky)
     with pytest.raises(ImportStopped) as stopped:
         store.import_file(admin, path, batch_size=4)
     assert stopped.value.report.added == 4 and stopped.value.report.read == 4
     assert store.customer_count() == 4
-    monkeypatch.setattr(importing._ImportState, "_write_merges", original)
+    monkeypatch.setattr(Writer, "write_merges", original)
     rerun = store.import_file(admin, path, batch_size=4)
     assert (rerun.added, rerun.skipped) == (6, 4)
     assert store.customer_count() == 10

@@ -33,12 +33,6 @@ class FileOps(StoreBase):
 
         return ImportOps.import_file(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    def _header(self, *args: Any, **kwargs: Any) -> Any:
-        # Called on ``self`` by the two methods above, so it must be found on the store too.
-        from crm_tui.store.files.importing import ImportOps
-
-        return ImportOps._header(self, *args, **kwargs)  # type: ignore[arg-type]
-
     def export_count(self, *args: Any, **kwargs: Any) -> int:
         """See ``exporting.ExportOps.export_count``."""
         from crm_tui.store.files.exporting import ExportOps
