@@ -6,6 +6,7 @@ The acting identity is the OS account (root in CI) on SQLite and the database ro
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -106,6 +107,27 @@ def test_exit_codes(url):
     assert code == 2
     code, _, _ = crm(url, "nosuchcommand")
     assert code == 2
+
+
+def test_add_and_import_understand_the_same_words(url, tmp_path):
+    """`crm add X --status 意向` and the same row imported give the same stored status (and kind,
+    and tags: one vocabulary and one tag parser for every path, issue 13)."""
+    added = crm_json(url, "add", "意向甲", "--status", "意向", "--kind", "个人",
+                     "--tag", "VIP，华东", "--tag", "重点；VIP")
+    path = tmp_path / "same.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle, dialect="excel").writerows([
+            ["客户名称", "状态", "类型", "标签"],
+            ["意向乙", "意向", "个人", "VIP，华东、重点；VIP"],
+        ])
+    report = crm_json(url, "import", str(path))
+    assert (report["added"], report["rejected"]) == (1, 0), report["problems"]
+    imported = crm_json(url, "show", "意向乙")
+    assert added["status"] == imported["status"] == "intent"
+    assert added["kind"] == imported["kind"] == "person"
+    assert sorted(added["tags"]) == sorted(imported["tags"]) == ["VIP", "华东", "重点"]
+    code, _, err = crm(url, "add", "意向丙", "--status", "也许")
+    assert code == 2 and "status" in err
 
 
 def test_ambiguous_name_is_a_usage_error(url):

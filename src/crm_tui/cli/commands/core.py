@@ -189,9 +189,14 @@ def add(
     industry: str | None = typer.Option(None, "--industry"),
     region: str | None = typer.Option(None, "--region"),
     source: str | None = typer.Option(None, "--source"),
-    kind: str | None = typer.Option(None, "--kind", help=_("company or person.")),
+    kind: str | None = typer.Option(None, "--kind", help=_("company or person (also 公司, 个人).")),
+    status: str | None = typer.Option(
+        None, "--status", help=_("lead, intent, deal or lost (also 线索, 意向, 成交, 流失)."),
+    ),
     notes: str | None = typer.Option(None, "--notes"),
-    tag: list[str] = typer.Option([], "--tag", help=_("A tag; repeat for more.")),
+    tag: list[str] = typer.Option(
+        [], "--tag", help=_("A tag, or several split by commas; repeat for more."),
+    ),
     pool: bool = typer.Option(False, "--pool", help=_("Put it in the open sea.")),
     force: bool = typer.Option(False, "--force", help=_("Add a look-alike of your own or an open-sea customer.")),
     json_out: bool = JSON_OPTION,
@@ -199,9 +204,14 @@ def add(
     """Create a customer (after the duplicate check); prints its id."""
 
     def action(context: Context) -> None:
+        from crm_tui.store.validate import parse_tags
+
+        # Values go to the store as typed: it validates them, and understands 意向 as intent
+        # there, for every path alike.
         fields = dict(name=name, phone=phone, email=email, company=company, industry=industry,
-                      region=region, source=source, kind=kind, notes=notes)
-        created = context.store.add_customer(context.actor, fields, pool=pool, force=force, tags=tag)
+                      region=region, source=source, kind=kind, status=status, notes=notes)
+        created = context.store.add_customer(context.actor, fields, pool=pool, force=force,
+                                             tags=parse_tags(tag))
         if json_out:
             emit_json(created.as_dict())
         else:
