@@ -93,9 +93,9 @@ class Merger:
                 merge.tags.append(tag)
                 changed = True
         for contact in row.contacts:
-            key = contact_key(contact)
-            if key not in (target.contact_keys or set()):
-                (target.contact_keys or set()).add(key)
+            known = contact_key(contact)
+            if known not in (target.contact_keys or set()):
+                (target.contact_keys or set()).add(known)
                 merge.contacts.append(dict(contact, is_primary=False))
                 changed = True
         if changed:

@@ -80,7 +80,7 @@ def split_contacts(value: str) -> list[dict[str, Any]]:
         except ValueError:
             raise ValidationError("contacts", "is not valid JSON") from None
         items = loaded if isinstance(loaded, list) else [loaded]
-        contacts = []
+        contacts: list[dict[str, Any]] = []
         for item in items:
             if isinstance(item, str):
                 contacts.append({"name": item})
