@@ -301,7 +301,7 @@ def test_cooldown_holds_while_colleagues_race_for_the_customer(
 
 
 def test_concurrent_recycles_move_each_customer_once(processes, store, db_url, make_rep):
-    from crm_tui.store.sea.ops import RECYCLE_BATCH
+    from crm_tui.store.sea.recycle import RECYCLE_BATCH
 
     reps = [make_rep(f"rep{n}") for n in range(3)]
     count = RECYCLE_BATCH * 2 + 50  # several batches, so the runs interleave

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from crm_tui.store import validate
 from crm_tui.store.db.base import (
@@ -52,31 +52,11 @@ class CustomerOps(StoreBase):
     def find_duplicates(
         self, conn: Connection, data: CustomerInput, exclude_id: int | None = None
     ) -> list[DuplicateMatch]:
-        """Customers (anyone's) with the same phone, email or normalised name."""
-        conditions = [customer_t.c.name_key == validate.name_key(data.name)]
-        if data.phone:
-            conditions.append(customer_t.c.phone == data.phone)
-        if data.email:
-            conditions.append(customer_t.c.email == data.email)
-        query = (
-            select(
-                customer_t.c.id, customer_t.c.owner_id, customer_t.c.name_key,
-                customer_t.c.phone, customer_t.c.email, rep_t.c.login, rep_t.c.name,
-            )
-            .select_from(customer_t.outerjoin(rep_t, rep_t.c.id == customer_t.c.owner_id))
-            .where(or_(*conditions))
-            .limit(20)
+        """Customers (anyone's) with the same phone, email or normalised name
+        (``customers/duplicates.py`` defines it, once)."""
+        rows = self.duplicate_candidates(
+            conn, validate.name_key(data.name), data.phone, data.email, exclude_id
         )
-        if exclude_id is not None:
-            query = query.where(customer_t.c.id != exclude_id)
-        if self.rls_applies(conn):
-            # A rep's role on PostgreSQL sees no other rep's rows: ask the SECURITY DEFINER
-            # function of security.py, which names owners and nothing else.
-            rows: Any = self.duplicate_candidates(
-                conn, validate.name_key(data.name), data.phone, data.email, exclude_id
-            )
-        else:
-            rows = conn.execute(query)
         matches = []
         for row in rows:
             if data.phone and row.phone == data.phone:

@@ -22,7 +22,7 @@ from crm_tui.store.db.engine import normalise_url, sqlite_path
 from crm_tui.store.db.notify import CHANNEL
 
 if TYPE_CHECKING:
-    from crm_tui.store.db.base import StoreBase
+    from crm_tui.store.db.session import Session
 
 POLL_SECONDS = 0.5
 RETRY_SECONDS = 2.0
@@ -44,7 +44,7 @@ def parse_payload(payload: str) -> frozenset[int] | None:
 class ChangeWatcher:
     """Watches one database for changes made by other connections and reports them."""
 
-    def __init__(self, store: StoreBase, on_change: ChangeCallback, *, interval: float = POLL_SECONDS) -> None:
+    def __init__(self, store: Session, on_change: ChangeCallback, *, interval: float = POLL_SECONDS) -> None:
         self.url = store.url
         self.is_sqlite = store.is_sqlite
         self.on_change = on_change

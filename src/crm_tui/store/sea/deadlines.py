@@ -59,6 +59,7 @@ def recycles_by(
     index, PostgreSQL a hashed subplan); for one rep or a team, a correlated EXISTS probes
     the deals of those few customers only."""
     claimed, last = customer_t.c.claimed_at, customer_t.c.last_follow_up_at
+    no_won: ColumnElement[bool]
     if whole_book:
         no_won = customer_t.c.id.not_in(
             select(deal_t.c.customer_id).where(deal_t.c.stage == "won"))

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+from crm_tui.store.customers.duplicates import DUPLICATE_OWNERS_PARAMETERS, duplicate_owners_body
 from crm_tui.store.db.base import StoreBase
 from crm_tui.store.errors import PermissionDenied
 
@@ -72,8 +73,11 @@ def _helper_functions(s: str) -> list[str]:
     ]
 
 
-def _definer_functions(s: str) -> list[str]:
-    """The two ways past the policies; each names owners and nothing else of a customer."""
+def _definer_functions(s: str, schema_name: str) -> list[str]:
+    """The ways past the policies; each names owners (or ids) and nothing else of a customer.
+
+    ``s`` is the schema quoted for SQL text, ``schema_name`` the schema as it is named.
+    """
     common = "LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp"
     # Inside a SECURITY DEFINER function current_user is the owner: the caller is session_user.
     is_rep = f"EXISTS (SELECT 1 FROM {s}.rep me WHERE me.login = session_user AND me.active)"
@@ -82,19 +86,11 @@ def _definer_functions(s: str) -> list[str]:
         f"RETURNS TABLE(owner_id integer, owner_login text, owner_name text) {common} "
         f"AS $$ SELECT c.owner_id, r.login::text, r.name::text FROM {s}.customer c "
         f"LEFT JOIN {s}.rep r ON r.id = c.owner_id WHERE c.id = p_customer_id AND {is_rep} $$",
-        # One index lookup per key (a UNION, not an OR the planner may scan the table for).
+        # The duplicate check's own SELECT (customers/duplicates.py), with this guard added.
         f"CREATE OR REPLACE FUNCTION {s}.crm_duplicate_owners("
         f"p_name_key text, p_phone text, p_email text, p_exclude_id integer) "
         f"RETURNS TABLE(id integer, owner_id integer, phone text, email text, login text, "
-        f"name text) {common} AS $$ "
-        f"SELECT c.id, c.owner_id, "
-        f"CASE WHEN c.phone = p_phone THEN p_phone END, "
-        f"CASE WHEN c.email = p_email THEN p_email END, r.login::text, r.name::text "
-        f"FROM {s}.customer c LEFT JOIN {s}.rep r ON r.id = c.owner_id "
-        f"WHERE c.id IN (SELECT k.id FROM {s}.customer k WHERE k.name_key = p_name_key "
-        f"UNION SELECT k.id FROM {s}.customer k WHERE k.phone = p_phone "
-        f"UNION SELECT k.id FROM {s}.customer k WHERE k.email = p_email) "
-        f"AND (p_exclude_id IS NULL OR c.id <> p_exclude_id) AND {is_rep} ORDER BY c.id LIMIT 20 $$",
+        f"name text) {common} AS $$ {duplicate_owners_body(schema_name, is_rep)} $$",
         # Search through the GIN index. Under row-level security PostgreSQL will not use an
         # index for a non-LEAKPROOF operator such as @@ and scans the whole table instead; this
         # function searches as the owner and applies the visibility rule itself (for the
@@ -231,10 +227,13 @@ class SecurityOps(StoreBase):
         self, conn: Connection, name_key: str, phone: str | None, email: str | None,
         exclude_id: int | None,
     ) -> Sequence[Any]:
+        if not self.rls_applies(conn):
+            return super().duplicate_candidates(conn, name_key, phone, email, exclude_id)
+        arguments = ", ".join(f":{name}" for name in DUPLICATE_OWNERS_PARAMETERS)
         return conn.execute(
-            text("SELECT id, owner_id, phone, email, login, name "
-                 "FROM crm_duplicate_owners(:key, :phone, :email, :exclude)"),
-            {"key": name_key, "phone": phone, "email": email, "exclude": exclude_id},
+            text(f"SELECT id, owner_id, phone, email, login, name FROM crm_duplicate_owners({arguments})"),
+            dict(zip(DUPLICATE_OWNERS_PARAMETERS, (name_key, phone or None, email or None, exclude_id),
+                     strict=True)),
         ).all()
 
     # --- connection health --------------------------------------------------------------------
@@ -297,7 +296,7 @@ class SecurityOps(StoreBase):
                 f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} "
                 f"GRANT USAGE, SELECT ON SEQUENCES TO {group}",
                 *_helper_functions(schema),
-                *_definer_functions(schema),
+                *_definer_functions(schema, me.s),
             ]
             for signature in DEFINER_SIGNATURES:
                 statements += [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +107,16 @@ def parse_rule(key: str, raw: Any) -> Any:
         if text not in phonenumbers.SUPPORTED_REGIONS:
             raise ValidationError(key, f"{raw!r} is not a known region code such as CN or US")
     return text
+
+
+def rule_values(stored: Iterable[Sequence[Any]]) -> dict[str, Any]:
+    """Every rule of ``RULES`` with its value: the stored ``(key, text)`` pairs decoded, the
+    defaults where unset. The one reading of stored rules (``rules()`` and the claim's read)."""
+    values = {key: spec.default for key, spec in RULES.items()}
+    for key, raw in stored:
+        if key in values:
+            values[key] = decode(key, raw)
+    return values
 
 
 def encode(value: Any) -> str:

@@ -1,0 +1,145 @@
+"""The store's session: engine, clock, transactions, change announcements and the schema check.
+
+Every operation runs in one transaction (``read()`` or ``write()``), so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from crm_tui.store.clock import Clock
+from crm_tui.store.db.engine import WRITE_OPTION, describe_url, make_engine
+from crm_tui.store.db.notify import ChangeNotifier
+from crm_tui.store.errors import DatabaseUnavailable, SchemaOutOfDate
+from crm_tui.store.schema.version import SCHEMA_HEAD
+
+if TYPE_CHECKING:
+    from crm_tui.store.db.live import ChangeWatcher
+
+_CHANGED_KEY = "crm_changed"
+"""``conn.info`` key of the customer ids a ``write()`` will announce after its commit."""
+_EVERYTHING = -1
+"""Stands for "too many customers to name" among those ids."""
+
+
+class Session:
+    """Engine, clock and transactions: what every other part of the store runs on."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        engine: Engine | None = None,
+        check_schema: bool = True,
+    ) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+        self.clock = clock or Clock()
+        self.backend = self.engine.dialect.name
+        self.label = describe_url(url)
+        # SQLite clients poll PRAGMA data_version (live.py): nothing to send.
+        self.notifier = None if self.backend == "sqlite" else ChangeNotifier(self.engine)
+        if check_schema:
+            self.ensure_current()
+
+    # --- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A short read transaction; the connection goes back to the pool at once after."""
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except OperationalError as exc:
+            raise self._unavailable(exc) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite): all of it or none of it.
+
+        The customers it reports with ``_changed`` are announced to other clients only after
+        it committed (PostgreSQL; ``notify.ChangeNotifier`` says why), and not at all if it
+        rolled back.
+        """
+        changed: list[int] = []
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(**{WRITE_OPTION: True})
+                conn.info[_CHANGED_KEY] = changed
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    conn.info.pop(_CHANGED_KEY, None)
+        except OperationalError as exc:
+            raise self._unavailable(exc) from exc
+        if changed and self.notifier is not None:
+            self.notifier.add(None if _EVERYTHING in changed else changed)
+
+    def _changed(self, conn: Connection, customer_ids: Iterable[int] | None) -> None:
+        """Tell other clients these customers changed (None: too many to name), once this
+        ``write()`` commits (PostgreSQL NOTIFY; SQLite clients poll and need nothing)."""
+        pending: list[int] = conn.info[_CHANGED_KEY]
+        if customer_ids is None:
+            pending.append(_EVERYTHING)
+        else:
+            pending.extend(customer_ids)
+
+    def _unavailable(self, exc: OperationalError) -> DatabaseUnavailable:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        return DatabaseUnavailable(f"The database {self.label} cannot be used: {reason}.")
+
+    def watch(self, on_change: Callable[[frozenset[int] | None], None]) -> ChangeWatcher:
+        """Report other clients' changes to ``on_change`` from now on (``live.py``, DESIGN §6);
+        ``stop()`` on the result ends it."""
+        from crm_tui.store.db.live import ChangeWatcher
+
+        watcher = ChangeWatcher(self, on_change)
+        watcher.start()
+        return watcher
+
+    def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close()
+        self.engine.dispose()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.backend == "sqlite"
+
+    # --- schema -------------------------------------------------------------------------------
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at, or None if it was never initialised."""
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except (OperationalError, ProgrammingError) as exc:
+            message = str(exc.orig or exc).lower()
+            if "alembic_version" in message and ("no such table" in message or "does not exist" in message):
+                return None
+            if isinstance(exc, OperationalError):
+                raise self._unavailable(exc) from exc
+            raise
+
+    def ensure_current(self) -> None:
+        """Refuse to work on a database that is not at this version's schema; never alter it."""
+        revision = self.schema_revision()
+        if revision is None:
+            raise SchemaOutOfDate(
+                f"The database {self.label} is not initialised: run `crm init` first."
+            )
+        if revision != SCHEMA_HEAD:
+            raise SchemaOutOfDate(
+                f"The database {self.label} is at schema {revision}, this crm needs {SCHEMA_HEAD}: "
+                "run `crm db upgrade`."
+            )
+
+    def after_init(self) -> None:
+        """Backend set-up after migrations in ``crm init`` (PostgreSQL roles and policies)."""
