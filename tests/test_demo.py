@@ -11,7 +11,8 @@ from sqlalchemy import select
 from crm_tui.store import Store, validate
 from crm_tui.store.customers.editing import contact_t
 from crm_tui.store.db.base import customer_t, ownership_t
-from crm_tui.store.schema.models import STAGES, Deal, FollowUp
+from crm_tui.store.domain import STAGES
+from crm_tui.store.schema.models import Deal, FollowUp
 from crm_tui.store.schema.setup import initialise
 from crm_tui.store.search.tokens import customer_tokens
 
@@ -154,7 +155,7 @@ def test_seed_makes_it_deterministic(tmp_path, clock):
 
 
 def test_generated_phones_are_valid_in_bulk(clock):
-    from crm_tui.store.demo.generate import DemoGenerator
+    from crm_tui.store.demo.rows import DemoGenerator
 
     generator = DemoGenerator(seed=7, n=10, now=clock.now(), today=clock.today(), sqlite=True,
                               admin_id=1, rep_ids=[2], tag_ids=[1], first_id=1)
@@ -165,16 +166,17 @@ def test_generated_phones_are_valid_in_bulk(clock):
 
 def test_the_worker_process_draws_the_same_rows(clock):
     """Big loads draw their rows in a child process; it must give exactly what this one would."""
-    from crm_tui.store.demo import generate as demo_mod
+    from crm_tui.store.demo import chunks as produce
+
     settings = dict(seed=3, n=2 * 250 + 7, now=clock.now(), today=clock.today(), sqlite=True,
                     admin_id=1, rep_ids=[2, 3, 4], tag_ids=[1, 2], first_id=1)
-    original = demo_mod.CHUNK
-    demo_mod.CHUNK = 250
+    original = produce.CHUNK
+    produce.CHUNK = 250
     try:
-        here = [vars(batch) for batch in demo_mod._chunks(settings)]
-        there = [vars(batch) for batch in demo_mod._chunks_from_worker(settings)]
+        here = [vars(batch) for batch in produce.chunks(settings)]
+        there = [vars(batch) for batch in produce.chunks_from_worker(settings)]
     finally:
-        demo_mod.CHUNK = original
+        produce.CHUNK = original
     assert len(here) == 3 and here == there
 
 
@@ -184,12 +186,13 @@ def test_a_big_fresh_load_builds_its_search_index_aside(tmp_path, clock, monkeyp
     with WAL on at the end (as any load of the loader would leave it)."""
     import sqlite3
 
-    from crm_tui.store.demo import generate as demo_mod
-    monkeypatch.setattr(demo_mod, "CHUNK", 300)
-    monkeypatch.setattr(demo_mod, "WORKER_FROM", 500)
+    from crm_tui.store.demo import chunks, generate, load
+
+    monkeypatch.setattr(chunks, "CHUNK", 300)
+    monkeypatch.setattr(generate, "WORKER_FROM", 500)
     made = []
-    original = demo_mod._SideIndex.copy_into
-    monkeypatch.setattr(demo_mod._SideIndex, "copy_into",
+    original = load.SideIndex.copy_into
+    monkeypatch.setattr(load.SideIndex, "copy_into",
                         lambda self, db: (made.append(self.path), original(self, db))[1])
     path = tmp_path / "big.db"
     initialise(f"sqlite:///{path}", "boss", "The Boss", demo=1000, clock=clock)

@@ -52,7 +52,7 @@ def initialise(
         if demo:
             if not actor.is_admin:
                 raise PermissionDenied("Only an admin may add demo data.")
-            from crm_tui.store.demo.generate import generate_demo
+            from crm_tui.store.demo import generate_demo
 
             generate_demo(store, demo, actor, progress=progress)
         return InitResult(store.label, status.current, admin_created, demo)
