@@ -191,7 +191,8 @@ class StoreApi(Protocol):
     def import_file(self, actor: Actor, path: str | Path, *, mapping: Iterable[str] = (),
                     on_duplicate: str = "skip", pool: bool = False, dry_run: bool = False,
                     encoding: str | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> ImportReport:
+                    progress: Callable[[int, int], None] | None = None,
+                    parallel: bool | None = None) -> ImportReport:
         """Taken by the app's own store (``progress`` runs in the app), never the helper."""
         ...
 

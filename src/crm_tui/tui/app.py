@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
 
 from textual import on
 from textual.app import App
@@ -38,9 +38,8 @@ if TYPE_CHECKING:
     from textual.timer import Timer
 
     from crm_tui.config import Settings
-    from crm_tui.store import Actor, Clock, Store
-    from crm_tui.store.db.live import ChangeWatcher
-    from crm_tui.store.helper.transport import HelperWatch
+    from crm_tui.store import Actor, Clock
+    from crm_tui.store.api import StoreApi, Watching
 
 READY_FILE_ENV = "CRM_TUI_READY_FILE"
 """When set, the app writes the time (``time.time()``) the first rows were drawn to this file."""
@@ -53,7 +52,7 @@ opened when the first screen shows none."""
 START_UP_GRACE_SECONDS = 5.0
 """The garbage collector runs again this long after mounting, whatever the first screen did."""
 
-Opener = Callable[[], "tuple[Store, Actor]"]
+Opener = Callable[[], "tuple[StoreApi, Actor]"]
 
 
 def _later(module: str, name: str) -> Callable[[], Screen[Any]]:
@@ -99,7 +98,7 @@ class CrmApp(App[None]):
 
     def __init__(
         self,
-        store: Store | None,
+        store: StoreApi | None,
         actor: Actor | None,
         settings: Settings | None = None,
         clock: Clock | None = None,
@@ -113,12 +112,14 @@ class CrmApp(App[None]):
     ) -> None:
         mode = start_mode or (settings.start_screen if settings is not None else None)
         if mode:
-            # Read by App.__init__: the screen the app opens on.
-            self.DEFAULT_MODE = mode  # type: ignore[misc]
+            # Read by App.__init__: the screen the app opens on. Textual declares it a ClassVar,
+            # but this app's mode is its own, not every CrmApp's.
+            self.DEFAULT_MODE = mode  # type: ignore[misc]  # per instance on purpose
         super().__init__()
         if store is None and opener is None:
             raise ValueError("CrmApp needs a store or an opener")
-        self.store: Store | None = store
+        self.store: StoreApi | None = store
+        """The store (``StoreApi``: the store itself, or the helper's), once it is open."""
         self.me: Actor | None = actor
         self.settings = settings
         self.clock = clock
@@ -132,7 +133,7 @@ class CrmApp(App[None]):
         self._database_label = database_label
         self.startup_error: BaseException | None = None
         """Why the store could not be opened; ``crm`` reports it after the app exits."""
-        self._watcher: ChangeWatcher | HelperWatch | None = None
+        self._watcher: Watching | None = None
         self.database_unavailable: str | None = None
         """While the database cannot be reached: the store's sentence saying why (else None)."""
         self._reconnect_timer: Timer | None = None
@@ -193,10 +194,9 @@ class CrmApp(App[None]):
                 self.post_message(CustomersChanged(ids))
 
             self._watcher = store.watch(report)
-        if self.recycle_at_start and hasattr(store, "recycle_if_stale"):
-            self.run_worker(lambda: store.recycle_if_stale(me),  # type: ignore[attr-defined]
-                            thread=True, exit_on_error=False, group="recycle",
-                            name="recycle stale customers")
+        if self.recycle_at_start:
+            self.run_worker(lambda: store.recycle_if_stale(me), thread=True, exit_on_error=False,
+                            group="recycle", name="recycle stale customers")
 
     @on(StoreFailed)
     def _store_failed(self, event: StoreFailed) -> None:
@@ -358,7 +358,7 @@ class CrmApp(App[None]):
         self.post_message(CustomersChanged(None))
 
 
-def _is_unavailable(error: BaseException | None) -> bool:
+def _is_unavailable(error: BaseException | None) -> TypeGuard[BaseException]:
     """Is ``error`` the store's ``DatabaseUnavailable`` (imported late: the store loads late)?"""
     if error is None or not hasattr(error, "exit_code"):
         return False
@@ -368,7 +368,7 @@ def _is_unavailable(error: BaseException | None) -> bool:
 
 
 def make_app(
-    store: Store | None,
+    store: StoreApi | None,
     actor: Actor | None,
     settings: Settings | None = None,
     clock: Clock | None = None,

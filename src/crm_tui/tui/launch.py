@@ -10,10 +10,11 @@ here, where the CLI turns it into one sentence and its exit code.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from crm_tui.store import Actor, Store
+    from crm_tui.store.api import StoreApi
     from crm_tui.store.helper.transport import StoreHelper
 
 
@@ -74,7 +75,8 @@ def start_store_helper(url: str, as_login: str | None) -> StoreHelper | None:
     return start_helper(lambda: _open_store_and_actor(url, as_login), open_own)
 
 
-def open_for_app(helper: StoreHelper | None, url: str, as_login: str | None) -> tuple[Any, Actor]:
+def open_for_app(helper: StoreHelper | None, url: str,
+                 as_login: str | None) -> tuple[StoreApi, Actor]:
     """The app's store and acting rep: the helper's, or the app's own where there is no helper
     or it died before it had the database open (what the database said is raised as said)."""
     if helper is not None:
@@ -93,7 +95,7 @@ def launch(url: str, as_login: str | None = None, helper: StoreHelper | None = N
     from crm_tui.config import load_settings
     from crm_tui.tui.app import NO_RECYCLE_ENV, make_app
 
-    def opener() -> tuple[Any, Actor]:
+    def opener() -> tuple[StoreApi, Actor]:
         return open_for_app(helper, url, as_login)
 
     app = make_app(None, None, settings=load_settings(), opener=opener,

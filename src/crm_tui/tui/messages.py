@@ -9,13 +9,14 @@ from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:
-    from crm_tui.store import Actor, Store
+    from crm_tui.store import Actor
+    from crm_tui.store.api import StoreApi
 
 
 class StoreReady(Message):
     """The store is open and the acting rep known (posted to the app once, at start)."""
 
-    def __init__(self, store: Store, actor: Actor) -> None:
+    def __init__(self, store: StoreApi, actor: Actor) -> None:
         super().__init__()
         self.store = store
         self.actor = actor

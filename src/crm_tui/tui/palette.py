@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape
@@ -27,11 +27,11 @@ class CustomerCommands(Provider):
 
     @property
     def crm(self) -> CrmApp:
-        return self.app  # type: ignore[return-value]
+        return cast("CrmApp", self.app)
 
     async def search(self, query: str) -> Hits:
         app = self.crm
-        if app.store is None or not query.strip():
+        if app.store is None or app.me is None or not query.strip():
             return
         found = await asyncio.to_thread(
             app.store.find, app.me, query, scope="all", limit=PALETTE_LIMIT
@@ -70,15 +70,19 @@ class ViewCommands(Provider):
         ]
 
     def _command(self, mode: str) -> None:
+        crm = cast("CrmApp", self.app)
         if mode == "help":
-            self.app.action_help()  # type: ignore[attr-defined]
+            crm.action_help()
         elif mode == "import":
             from crm_tui.tui.screens.import_screen import ImportScreen
 
-            crm = self.app
-            self.app.push_screen(ImportScreen(crm.store, crm.me, path=""))  # type: ignore[attr-defined]
+            if crm.store is None or crm.me is None:
+                crm.notify(_("The database is still opening; try again in a moment."),
+                           markup=False)
+                return
+            crm.push_screen(ImportScreen(crm.store, crm.me, path=""))
         else:
-            self.app.switch_mode(mode)
+            crm.switch_mode(mode)
 
     async def discover(self) -> Hits:
         for mode, title, help_text in self._views():

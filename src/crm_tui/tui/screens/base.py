@@ -8,11 +8,12 @@ store call against ``StoreApi`` (``store/api.py``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from textual import on
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
+from typing_extensions import TypeVar
 
 from crm_tui.tui.messages import forward_failed_worker
 
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
     from crm_tui.store.records import Actor
     from crm_tui.tui.app import CrmApp
 
-ResultType = TypeVar("ResultType")
+ResultType = TypeVar("ResultType", default=None)
+"""What a screen is dismissed with (``CrmScreen`` alone: nothing)."""
 
 
 class _InApp(Protocol):
@@ -64,8 +66,8 @@ class AppHandle:
         return me
 
 
-class CrmScreen(AppHandle, Screen[None]):
-    """A full screen of the app."""
+class CrmScreen(AppHandle, Screen[ResultType]):
+    """A full screen of the app (``CrmScreen[int | None]``: one dismissed with a value)."""
 
     @on(Worker.StateChanged)
     def _forward_failed_worker(self, event: Worker.StateChanged) -> None:

@@ -95,7 +95,7 @@ class DashboardScreen(CrmScreen):
         self._reload_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        if self.app.store is not None:  # type: ignore[attr-defined]
+        if self.crm_app.store is not None:
             # Start the queries now, while the widgets are built (the figures are shown once
             # the screen is mounted: messages wait for on_mount).
             self.load()
@@ -116,10 +116,10 @@ class DashboardScreen(CrmScreen):
         table = self.query_one("#dashboard-reps", DataTable)
         for key, title in REP_COLUMNS:
             table.add_column(_(title), key=key)
-        app = self.app
-        app.customers_changed.subscribe(self, self._customers_changed)  # type: ignore[attr-defined]
-        if app.store is None:  # type: ignore[attr-defined]
-            app.store_ready.subscribe(self, lambda _data: self.load())  # type: ignore[attr-defined]
+        app = self.crm_app
+        app.customers_changed.subscribe(self, self._customers_changed)
+        if app.store is None:
+            app.store_ready.subscribe(self, lambda _data: self.load())
 
     def on_screen_resume(self) -> None:
         if self.board is not None:
@@ -130,7 +130,7 @@ class DashboardScreen(CrmScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="dashboard",
           name="load the dashboard")
     def load(self) -> None:
-        app: Any = self.app
+        app = self.crm_app
         if app.store is None or app.me is None:
             return
         self.post_message(DashboardLoaded(app.store.dashboard(app.me)))
@@ -216,7 +216,7 @@ class DashboardScreen(CrmScreen):
         self.load()
 
     def action_transfer(self) -> None:
-        me = getattr(self.app, "me", None)
+        me = self.crm_app.me
         if me is None:
             return
         if not me.is_manager:
@@ -234,4 +234,8 @@ class DashboardScreen(CrmScreen):
     def action_rules(self) -> None:
         from crm_tui.tui.screens.rules import RulesScreen
 
-        self.app.push_screen(RulesScreen(), lambda changed: self.load() if changed else None)
+        self.app.push_screen(RulesScreen(), self._after_rules)
+
+    def _after_rules(self, changed: bool | None) -> None:
+        if changed:
+            self.load()

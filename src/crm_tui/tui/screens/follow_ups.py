@@ -92,7 +92,7 @@ class FollowUpsScreen(CrmScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(_("Due today"), classes="section-title", id="due-title")
-        due = DataTable(id="due", cursor_type="row", zebra_stripes=True)
+        due: DataTable[Any] = DataTable(id="due", cursor_type="row", zebra_stripes=True)
         due.add_columns(_("when"), _("customer"), _("company"), _("last follow-up"))
         yield due
         yield Static(_("Follow-up log"), classes="section-title", id="log-title")
@@ -100,23 +100,23 @@ class FollowUpsScreen(CrmScreen):
         # of the screen crm opens on, for filters most mornings never use.
         yield Horizontal(id="log-filters")
         with Vertical(id="log-box"):
-            log = DataTable(id="log", cursor_type="row", zebra_stripes=True)
+            log: DataTable[Any] = DataTable(id="log", cursor_type="row", zebra_stripes=True)
             log.add_columns(_("when"), _("customer"), _("rep"), _("channel"), _("summary"), _("next"))
             yield log
         yield Static("", id="log-status", markup=False)
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        app = self.app
-        app.customers_changed.subscribe(self, lambda _ids: self.reload())  # type: ignore[attr-defined]
-        if app.store is not None:  # type: ignore[attr-defined]
+        app = self.crm_app
+        app.customers_changed.subscribe(self, lambda _ids: self.reload())
+        if app.store is not None:
             self.reload()
         else:
-            app.store_ready.subscribe(self, lambda _data: self.reload())  # type: ignore[attr-defined]
+            app.store_ready.subscribe(self, lambda _data: self.reload())
         self.query_one("#due", DataTable).focus()
 
     def on_screen_resume(self) -> None:
-        if self.app.store is not None and self.loads:  # type: ignore[attr-defined]
+        if self.crm_app.store is not None and self.loads:
             self.reload()
 
     # --- loading ------------------------------------------------------------------------------
@@ -127,8 +127,7 @@ class FollowUpsScreen(CrmScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="due-load")
     def load_due(self) -> None:
-        app = self.app
-        self.post_message(self.DueLoaded(app.store.due(app.me)))  # type: ignore[attr-defined]
+        self.post_message(self.DueLoaded(self.store.due(self.me)))
 
     def _filters(self) -> dict[str, Any]:
         if not self.query("#filter-rep"):
@@ -150,14 +149,13 @@ class FollowUpsScreen(CrmScreen):
         from crm_tui.store import validate
         from crm_tui.store.errors import CrmError
 
-        app = self.app
-        store = app.store  # type: ignore[attr-defined]
-        today = app.today()  # type: ignore[attr-defined]
+        today = self.crm_app.today()
         try:
             since = validate.parse_date("from", filters["since"], today=today)
             until = validate.parse_date("until", filters["until"], today=today)
-            rows = store.follow_up_log(app.me, rep=filters["rep"], channel=filters["channel"],  # type: ignore[attr-defined]
-                                       since=since, until=until, limit=limit)
+            rows = self.store.follow_up_log(self.me, rep=filters["rep"],
+                                            channel=filters["channel"], since=since, until=until,
+                                            limit=limit)
         except CrmError as exc:
             self.post_message(self.FilterRefused(exc))
             return
@@ -187,7 +185,7 @@ class FollowUpsScreen(CrmScreen):
             title = _("Due today: nothing due — well done")
         self.query_one("#due-title", Static).update(title)
         if not self.loads:
-            self.call_after_refresh(self.app.first_rows_shown)  # type: ignore[attr-defined]
+            self.call_after_refresh(self.crm_app.first_rows_shown)
         self.loads += 1
 
     @on(LogLoaded)
@@ -272,16 +270,16 @@ class FollowUpsScreen(CrmScreen):
         rows: list[Any] = self.due_items if event.data_table.id == "due" else self.log_rows
         index = int(event.row_key.value or 0)
         if index < len(rows):
-            self.app.open_customer(rows[index].customer_id)  # type: ignore[attr-defined]
+            self.crm_app.open_customer(rows[index].customer_id)
 
     def action_follow_up(self) -> None:
-        from crm_tui.tui.dialogs.forms import FollowUpFormScreen
+        from crm_tui.tui.dialogs.follow_up_form import FollowUpFormScreen
 
         chosen = self._cursor_customer()
         if chosen is None:
             return
         customer_id, name = chosen
         self.app.push_screen(
-            FollowUpFormScreen(customer_id, name, self.app.today()),  # type: ignore[attr-defined]
+            FollowUpFormScreen(customer_id, name, self.crm_app.today()),
             lambda result: self.reload() if result is not None else None,
         )

@@ -29,7 +29,8 @@ from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
-    from crm_tui.store import Actor, Store
+    from crm_tui.store import Actor
+    from crm_tui.store.api import StoreApi
 
 
 class ImportScreen(CrmScreen):
@@ -67,9 +68,14 @@ class ImportScreen(CrmScreen):
             super().__init__()
             self.report, self.error = report, error
 
-    def __init__(self, store: Store, actor: Actor, path: str = "") -> None:
+    def __init__(self, store: StoreApi, actor: Actor, path: str = "") -> None:
         super().__init__()
-        self.store, self.actor, self.initial_path = store, actor, path
+        self._store, self.actor, self.initial_path = store, actor, path
+
+    @property
+    def store(self) -> StoreApi:
+        """The store it was given (the screen also runs in apps other than crm's)."""
+        return self._store
 
     def compose(self) -> ComposeResult:
         with Vertical(id="import-form"):

@@ -123,7 +123,7 @@ class PortraitScreen(CrmScreen):
     # --- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        if self.app.store is not None:  # type: ignore[attr-defined]
+        if self.crm_app.store is not None:
             # Read now, while the widgets are built: the portrait often arrives before the
             # first frame, which then is the only one (no empty frame painted first).
             self.load()
@@ -142,17 +142,17 @@ class PortraitScreen(CrmScreen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        app = self.app
-        app.customers_changed.subscribe(self, self._customers_changed)  # type: ignore[attr-defined]
-        if app.store is None:  # type: ignore[attr-defined]
-            app.store_ready.subscribe(self, lambda _data: self.load())  # type: ignore[attr-defined]
+        app = self.crm_app
+        app.customers_changed.subscribe(self, self._customers_changed)
+        if app.store is None:
+            app.store_ready.subscribe(self, lambda _data: self.load())
 
     def on_unmount(self) -> None:
         # A signal keeps its subscriber until the next publish: without this, every portrait
         # opened and closed stays in memory (and makes each garbage collection slower).
-        app = self.app
-        app.customers_changed.unsubscribe(self)  # type: ignore[attr-defined]
-        app.store_ready.unsubscribe(self)  # type: ignore[attr-defined]
+        app = self.crm_app
+        app.customers_changed.unsubscribe(self)
+        app.store_ready.unsubscribe(self)
 
     # --- loading ------------------------------------------------------------------------------
 
@@ -161,11 +161,10 @@ class PortraitScreen(CrmScreen):
         """Read the portrait (and the follow-up count) from the store, off the event loop."""
         from crm_tui.store.errors import NotFound, PermissionDenied
 
-        app = self.app
         limit = None if self.all_follow_ups else FOLLOW_UP_WINDOW
         try:
-            view = app.store.portrait_view(app.me, self.customer_id,  # type: ignore[attr-defined]
-                                           history=self.show_history, follow_up_limit=limit)
+            view = self.store.portrait_view(self.me, self.customer_id,
+                                            history=self.show_history, follow_up_limit=limit)
         except (NotFound, PermissionDenied) as exc:
             self.post_message(self.Unavailable(exc))
             return
@@ -180,7 +179,7 @@ class PortraitScreen(CrmScreen):
         portrait = event.view.portrait
         self.portrait = portrait
         self.load_count += 1
-        today = self.app.today()  # type: ignore[attr-defined]
+        today = self.crm_app.today()
         self.query_one("#portrait-card", Static).update(header_card(portrait, today))
         self.query_one(ValueBadges).show_value(portrait.value)
         self.query_one("#portrait-details", Static).update(self._details(portrait))
@@ -240,7 +239,7 @@ class PortraitScreen(CrmScreen):
         return (self.portrait.customer.owner is None, bool(self.portrait.deals))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("claim", "release", "lock") and not hasattr(self.app.store, action):  # type: ignore[attr-defined]
+        if action in ("claim", "release", "lock") and self.crm_app.store is None:
             return False
         in_pool, has_deals = self._keys_state()
         if action == "claim":
@@ -258,34 +257,34 @@ class PortraitScreen(CrmScreen):
         self.app.pop_screen()
 
     def action_follow_up(self) -> None:
-        from crm_tui.tui.dialogs.forms import FollowUpFormScreen
+        from crm_tui.tui.dialogs.follow_up_form import FollowUpFormScreen
 
         if self.portrait is not None:
             self.app.push_screen(FollowUpFormScreen(
-                self.customer_id, self.portrait.customer.name, self.app.today()),  # type: ignore[attr-defined]
+                self.customer_id, self.portrait.customer.name, self.crm_app.today()),
                 self._after_form)
 
     def action_edit(self) -> None:
-        from crm_tui.tui.dialogs.forms import EditCustomerScreen
+        from crm_tui.tui.dialogs.customer_form import EditCustomerScreen
 
         if self.portrait is not None:
             self.app.push_screen(EditCustomerScreen(self.portrait.customer), self._after_form)
 
     def action_add_contact(self) -> None:
-        from crm_tui.tui.dialogs.forms import ContactFormScreen
+        from crm_tui.tui.dialogs.contact_form import ContactFormScreen
 
         if self.portrait is not None:
             self.app.push_screen(ContactFormScreen(self.customer_id), self._after_form)
 
     def action_new_deal(self) -> None:
-        from crm_tui.tui.dialogs.forms import DealFormScreen
+        from crm_tui.tui.dialogs.deal_forms import DealFormScreen
 
         if self.portrait is not None:
             self.app.push_screen(DealFormScreen(self.customer_id, self.portrait.customer.name),
                                  self._after_deal)
 
     def action_move_deal(self) -> None:
-        from crm_tui.tui.dialogs.forms import MoveStageScreen
+        from crm_tui.tui.dialogs.deal_forms import MoveStageScreen
 
         if self.portrait is not None and self.portrait.deals:
             self.app.push_screen(MoveStageScreen(list(self.portrait.deals)), self._after_deal)
@@ -323,35 +322,32 @@ class PortraitScreen(CrmScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="portrait-tiers")
     def refresh_tiers(self) -> None:
         """A deal changed: bring the A/B/C tiers up to date in the background, then redraw."""
-        refreshed = self.app.store.refresh_tiers_if_stale()  # type: ignore[attr-defined]
+        refreshed = self.store.refresh_tiers_if_stale()
         if refreshed is not None and refreshed.changed:
             self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="portrait-act", name="claim")
     def claim(self) -> None:
-        app = self.app
-        record = app.store.claim(app.me, self.customer_id)  # type: ignore[attr-defined]
+        record = self.store.claim(self.customer_id, self.me)
         self.post_message(self.Acted(_("Claimed {name}.").format(name=record.name)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="portrait-act", name="lock")
     def toggle_lock(self, locked: bool) -> None:
-        app = self.app
-        store = app.store  # type: ignore[attr-defined]
         if locked:
-            record = store.lock(app.me, self.customer_id)
+            record = self.store.lock(self.customer_id, self.me)
             text = _("Locked {name}: exempt from recycling.").format(name=record.name)
         else:
-            record = store.unlock(app.me, self.customer_id)
+            record = self.store.unlock(self.customer_id, self.me)
             text = _("Unlocked {name}.").format(name=record.name)
         self.post_message(self.Acted(text))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="portrait-act", name="release")
     def open_release(self, name: str) -> None:
-        reasons = self.app.store.release_reasons()  # type: ignore[attr-defined]
+        reasons = self.store.release_reasons()
         self.app.call_from_thread(self._push_release, name, reasons)
 
     def _push_release(self, name: str, reasons: list[str]) -> None:
-        from crm_tui.tui.dialogs.forms import ReleaseFormScreen
+        from crm_tui.tui.dialogs.release_form import ReleaseFormScreen
 
         self.app.push_screen(ReleaseFormScreen(self.customer_id, name, reasons), self._released)
 

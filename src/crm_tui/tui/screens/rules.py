@@ -16,12 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, Switch
 
 from crm_tui.i18n import _
 from crm_tui.present.textsafe import printable
-from crm_tui.tui.messages import forward_failed_worker
+from crm_tui.tui.screens.base import CrmModal
 
 
 def rule_text(value: Any) -> str:
@@ -31,7 +30,7 @@ def rule_text(value: Any) -> str:
     return str(value)
 
 
-class RulesScreen(ModalScreen[bool]):
+class RulesScreen(CrmModal[bool]):
     """Dismisses with True when rules were changed."""
 
     DEFAULT_CSS = """
@@ -85,7 +84,7 @@ class RulesScreen(ModalScreen[bool]):
 
     @property
     def may_change(self) -> bool:
-        me = getattr(self.app, "me", None)
+        me = self.crm_app.me
         return bool(me is not None and me.is_manager)
 
     def compose(self) -> ComposeResult:
@@ -124,20 +123,20 @@ class RulesScreen(ModalScreen[bool]):
         self.load()
 
     def _field(self, key: str) -> Input | Switch:
-        return self.query_one(f"#rule-{key}")  # type: ignore[return-value]
+        field = self.query_one(f"#rule-{key}")
+        assert isinstance(field, (Input, Switch))
+        return field
 
     # --- workers ------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rules", name="load the rules")
     def load(self) -> None:
-        app: Any = self.app
-        self.post_message(self.Loaded(app.store.rules()))
+        self.post_message(self.Loaded(self.store.rules()))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rules", name="save the rules")
     def save(self, changes: dict[str, Any]) -> None:
-        app: Any = self.app
         try:
-            values = app.store.set_rules(app.me, changes)
+            values = self.store.set_rules(self.me, changes)
         except Exception as exc:
             if not hasattr(exc, "exit_code"):
                 raise
@@ -169,9 +168,6 @@ class RulesScreen(ModalScreen[bool]):
             field = self._field(event.field)
             field.add_class("-invalid-rule")
             field.focus()
-
-    def on_worker_state_changed(self, event: Any) -> None:
-        forward_failed_worker(self, event)
 
     # --- actions ------------------------------------------------------------------------------
 

@@ -28,7 +28,8 @@ from crm_tui.tui.widgets.footer import KeyFooter
 from crm_tui.tui.widgets.search_bar import SearchBar
 
 if TYPE_CHECKING:
-    from crm_tui.store import Actor, CustomerRecord, Store
+    from crm_tui.store import Actor, CustomerRecord
+    from crm_tui.store.api import StoreApi
     from crm_tui.store.records import ListQuery
     from crm_tui.store.reports import RepStats
 
@@ -49,7 +50,7 @@ def transfer_columns() -> list[Column]:
 class BookRows:
     """One rep's private sea, searched (called in worker threads)."""
 
-    store: Store
+    store: StoreApi
     actor: Actor
     login: str
     query: ListQuery
@@ -66,7 +67,7 @@ def rep_label(rep: RepStats) -> str:
     return _("{who} · {n} customers").format(who=printable(who), n=rep.owned)
 
 
-class TransferScreen(CrmScreen):
+class TransferScreen(CrmScreen[int | None]):
     """Dismissed with the number of customers moved (None when nothing moved)."""
 
     DEFAULT_CSS = """
@@ -122,7 +123,7 @@ class TransferScreen(CrmScreen):
         yield SearchBar(id="transfer-search")
         yield Static(id="transfer-status", markup=False)
         yield CustomerTable(id="transfer-table", columns=transfer_columns(), multi_select=True,
-                            today=self.app.today)  # type: ignore[attr-defined]
+                            today=self.crm_app.today)
         with Horizontal(id="transfer-buttons"):
             yield Button(_("Transfer marked"), variant="primary", id="transfer-marked")
             yield Button(_("Transfer all of this rep's customers"), variant="warning",
@@ -142,8 +143,7 @@ class TransferScreen(CrmScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="transfer-reps",
           name="load the reps")
     def load_reps(self) -> None:
-        app: Any = self.app
-        self.post_message(self.RepsLoaded(app.store.managed_reps(app.me)))
+        self.post_message(self.RepsLoaded(self.store.managed_reps(self.me)))
 
     @on(RepsLoaded)
     def _reps_loaded(self, event: RepsLoaded) -> None:
@@ -186,9 +186,8 @@ class TransferScreen(CrmScreen):
             return
         from crm_tui.store.records import ListQuery
 
-        app: Any = self.app
         query = ListQuery(scope="all", text=self.query_text)
-        self.table.set_source(BookRows(app.store, app.me, login, query), sort_key="name",
+        self.table.set_source(BookRows(self.store, self.me, login, query), sort_key="name",
                               descending=False)
         self._show_status()
 
@@ -255,10 +254,9 @@ class TransferScreen(CrmScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="transfer", name="transfer")
     def transfer(self, source: str, target: str, ids: list[int], all_customers: bool) -> None:
-        app: Any = self.app
         try:
-            result = app.store.transfer(app.me, source, target, ids or None,
-                                        all_customers=all_customers)
+            result = self.store.transfer(self.me, source, target, ids or None,
+                                         all_customers=all_customers)
         except Exception as exc:
             if not hasattr(exc, "exit_code"):
                 raise
