@@ -84,3 +84,12 @@ def test_store_add_and_edit_understand_the_same_words(store, admin):
     assert (edited.status, edited.kind, edited.tier) == ("deal", "company", "A")
     with pytest.raises(ValidationError):
         store.update_customer(admin, added.id, {"status": "maybe"})
+
+
+@pytest.mark.parametrize("tags", [
+    ["VIP", "华东"], ["a, b", "c"], ["甲、乙"], ['["a"]'], ["[x]", "y"], ["a|b", "c;d", "e；f"],
+])
+def test_exported_tags_parse_back_as_the_same_tags(tags):
+    from crm_tui.store.files.exporting import tags_cell
+
+    assert validate.parse_tags(tags_cell(tags)) == tags

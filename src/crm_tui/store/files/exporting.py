@@ -34,11 +34,11 @@ from crm_tui.store.errors import UsageError
 from crm_tui.store.files.importing import EXPORT_COLUMNS, REJECTED_REASON, REJECTED_ROW, header_key
 from crm_tui.store.records import Actor, CustomerRecord, jsonable
 from crm_tui.store.schema.tables import contact as contact_t
+from crm_tui.store.validate import TAG_SEPARATORS
 
 FORMATS = ("csv", "xlsx", "json")
 PAGE_SIZE = 1000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_TAG_SEPARATORS = (",", ";", "，", "；", "、", "|", "\n")
 
 
 def neutralise(cell: str) -> str:
@@ -88,7 +88,11 @@ class ExportRow:
 
 
 def tags_cell(tags: list[str]) -> str:
-    if any(sep in tag for tag in tags for sep in _TAG_SEPARATORS):
+    """The tags as one cell ``validate.parse_tags`` reads back as the same tags: a JSON list when
+    a tag holds a separator (or could read as JSON), else comma-separated."""
+    if any(sep in tag for tag in tags for sep in TAG_SEPARATORS) or any(
+        tag.startswith("[") for tag in tags
+    ):
         return json.dumps(tags, ensure_ascii=False)
     return ", ".join(tags)
 
