@@ -8,9 +8,10 @@ rather than keep that twin by hand, this module renders it from the models' meta
     python -m crm_tui.store.schema.generate_tables --check   # exit 1 if tables.py is stale
 
 ``tests/test_migrations.py`` fails, naming the command, when the committed file differs from
-what this renders. Adding a table is therefore: one model in ``models.py``, this command, and
-one migration in ``migrations/versions/`` (with ``version.SCHEMA_HEAD`` moved to it), which
-``alembic check`` in the same test module holds to the models.
+what this renders. Adding a table is therefore one model in ``models.py`` and one migration:
+``python -m crm_tui.store.schema.new_migration "add ticket"`` runs this command, drafts the
+migration and moves ``version.SCHEMA_HEAD``; ``alembic check`` in the same test module holds
+the migrations to the models.
 
 The twin carries what the database holds: columns, types, keys, nullability, server defaults,
 indexes and constraints. Python-side defaults stay the models' (the store writes every value).

@@ -7,7 +7,8 @@ Two things follow from these classes and are checked against them by
 ``tests/test_migrations.py``: the Core twin ``tables.py`` that the store's queries run on
 (written by ``python -m crm_tui.store.schema.generate_tables``, so opening a store never imports
 SQLModel), and the Alembic migrations in ``migrations/versions/`` (``alembic check``). Adding a
-table is one model here, that command, and one migration.
+table is one model here and one migration, drafted (with the twin rewritten) by
+``python -m crm_tui.store.schema.new_migration "add ticket"``.
 """
 
 from __future__ import annotations
