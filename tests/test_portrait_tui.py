@@ -17,12 +17,8 @@ from crm_tui.store import Actor, FixedClock, Store
 from crm_tui.store.schema import migrate as schema
 from crm_tui.store.schema.setup import initialise
 from crm_tui.tui.app import CrmApp, make_app
-from crm_tui.tui.dialogs.forms import (
-    ConflictScreen,
-    DealFormScreen,
-    EditCustomerScreen,
-    MoveStageScreen,
-)
+from crm_tui.tui.dialogs.customer_form import ConflictScreen, EditCustomerScreen
+from crm_tui.tui.dialogs.deal_forms import DealFormScreen, MoveStageScreen
 from crm_tui.tui.screens.portrait import FOLLOW_UP_WINDOW, PortraitScreen
 from crm_tui.tui.widgets.timeline import Timeline
 from crm_tui.tui.widgets.value_badges import ValueBadges
@@ -44,7 +40,7 @@ def add_long_history(store: Store, admin: Actor) -> int:
          "email": "nana@webank.example", "industry": "金融", "region": "深圳", "source": "展会"},
         pool=True, tags=["vip", "金融"],
     )
-    store.claim(admin, customer.id)
+    store.claim(customer.id, admin)
     store.update_customer(admin, customer.id, {"notes": "决策人是CFO；预算在Q3批。"})
     store.add_contact(admin, customer.id, {"name": "李雷", "title": "CFO", "phone": "13700001111",
                                            "email": "lilei@webank.example", "is_primary": True})

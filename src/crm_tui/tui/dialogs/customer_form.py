@@ -1,25 +1,34 @@
-"""The customer form as a dialog: a new customer now (editing will reuse it).
+"""The customer's dialogs: a new customer, an edit of one, and "changed by X at T" when an edit
+meets someone else's.
 
-The store validates and checks duplicates; the form only shows what it says: a field's message
-beside that field, "already exists, owned by X" above the buttons. A refused save keeps every
-typed value.
+The store validates and checks duplicates; the forms show what it says: a field's message beside
+that field, "already exists, owned by X" above the buttons. A refused save keeps every typed
+value. An edit saves its fields and its tags in one store call (one transaction), with the
+version it was read at, so it never overwrites another change silently.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
-from textual.worker import Worker
+from textual.widget import Widget
+from textual.widgets import Button, Checkbox, Select, Static
 
 from crm_tui.i18n import _
-from crm_tui.tui.messages import forward_failed_worker
+from crm_tui.present.format import short_datetime
+from crm_tui.present.textsafe import printable
+from crm_tui.tui.dialogs.form import FormDialog
+from crm_tui.tui.screens.base import CrmModal
+
+if TYPE_CHECKING:
+    from crm_tui.store.records import CustomerRecord
 
 FIELDS = (
     ("name", _("Name")),
@@ -30,120 +39,176 @@ FIELDS = (
     ("region", _("Region")),
     ("source", _("Source")),
 )
+"""The new-customer form's fields."""
+
+CUSTOMER_FIELDS = (
+    ("name", _("Name")),
+    ("company", _("Company")),
+    ("phone", _("Phone")),
+    ("email", _("Email")),
+    ("industry", _("Industry")),
+    ("region", _("Region")),
+    ("address", _("Address")),
+    ("source", _("Source")),
+    ("status", _("Status")),
+    ("tags", _("Tags")),
+    ("notes", _("Notes")),
+)
+"""The edit form's fields."""
 
 
-class CustomerFormScreen(ModalScreen[int | None]):
-    """Dismisses with the new customer's id, or None when cancelled."""
+class CustomerFormScreen(FormDialog[int]):
+    """A new customer; dismisses with its id, or None when cancelled."""
 
-    DEFAULT_CSS = """
-    CustomerFormScreen { align: center middle; }
-    CustomerFormScreen > Vertical {
-        width: 80; height: auto; max-height: 100%; padding: 0 2;
-        border: thick $primary; background: $surface;
-    }
-    CustomerFormScreen .form-title { text-style: bold; padding: 0 0 1 0; }
-    CustomerFormScreen Grid { grid-size: 2; grid-columns: 10 1fr; height: auto; grid-gutter: 0; }
-    CustomerFormScreen Grid > Label { padding: 1 0 0 0; }
-    CustomerFormScreen .field { height: auto; }
-    CustomerFormScreen .field-error { color: $text-error; height: auto; padding: 0 1; display: none; }
-    CustomerFormScreen .field-error.-shown { display: block; }
-    CustomerFormScreen #form-error { color: $text-error; text-style: bold; height: auto; }
-    CustomerFormScreen Horizontal { height: auto; align-horizontal: right; }
-    CustomerFormScreen Button { margin-left: 1; }
-    """
+    FORM_TITLE = _("New customer")
+    FORM_FIELDS = FIELDS
+
+    def compose_after_fields(self) -> ComposeResult:
+        yield Checkbox(_("Put it in the open sea (no owner)"), id="field-pool")
+
+    def submit(self, submission: dict[str, Any]) -> CustomerRecord:
+        fields = dict(submission)
+        pool = bool(fields.pop("pool", False))
+        return self.store.add_customer(self.me, fields, pool=pool)
+
+    def saved(self, result: CustomerRecord) -> None:
+        self.app.notify(_("Added {name} (#{id}).").format(name=result.name, id=result.id),
+                        markup=False)
+        self.dismiss(result.id)
+
+
+class ConflictScreen(CrmModal[str]):
+    """"Changed by X at T": reload theirs, keep mine (save over it deliberately) or cancel."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", _("Cancel"), id="form.cancel", tooltip=_("Close without saving")),
-        Binding("ctrl+s", "save", _("Save"), id="form.save", tooltip=_("Save the customer")),
+        Binding("r", "choose('reload')", _("Reload"), id="conflict.reload",
+                tooltip=_("Discard my changes and show theirs")),
+        Binding("k", "choose('keep')", _("Keep mine"), id="conflict.keep",
+                tooltip=_("Save my changes over theirs")),
+        Binding("escape", "choose('cancel')", _("Cancel"), id="conflict.cancel",
+                tooltip=_("Back to the form, nothing saved")),
     ]
 
-    class Saved(Message):
-        def __init__(self, customer_id: int, name: str) -> None:
-            super().__init__()
-            self.customer_id = customer_id
-            self.name = name
-
-    class Refused(Message):
-        def __init__(self, error: Exception) -> None:
-            super().__init__()
-            self.error = error
+    def __init__(self, changed_by: str | None, changed_at: datetime | None) -> None:
+        super().__init__()
+        self.changed_by = changed_by
+        self.changed_at = changed_at
 
     def compose(self) -> ComposeResult:
+        when = short_datetime(self.changed_at) if self.changed_at else "?"
+        who = printable(self.changed_by or _("someone"))
         with Vertical():
-            yield Static(_("New customer"), classes="form-title")
-            with Grid():
-                for key, title in FIELDS:
-                    yield Label(title)
-                    with Vertical(classes="field"):
-                        yield Input(id=f"field-{key}")
-                        yield Static("", id=f"error-{key}", classes="field-error", markup=False)
-            yield Checkbox(_("Put it in the open sea (no owner)"), id="field-pool")
-            yield Static("", id="form-error", markup=False)
+            yield Static(
+                _("This customer was changed by {who} at {when} while you were editing it. "
+                  "Nothing was saved.").format(who=who, when=when),
+                id="conflict-message", markup=False,
+            )
             with Horizontal():
-                yield Button(_("Cancel"), id="cancel")
-                yield Button(_("Save"), id="save", variant="primary")
+                yield Button(_("Reload (r)"), id="reload")
+                yield Button(_("Keep mine (k)"), id="keep", variant="warning")
+                yield Button(_("Cancel (Esc)"), id="cancel")
 
-    def on_mount(self) -> None:
-        for widget in self.query(Input):
-            widget.cursor_blink = getattr(self.app, "cursor_blink", True)
-        self.query_one("#field-name", Input).focus()
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.action_choose(event.button.id or "cancel")
 
-    def typed_fields(self) -> dict[str, str]:
-        return {key: self.query_one(f"#field-{key}", Input).value for key, _title in FIELDS}
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)
 
-    def _clear_errors(self) -> None:
-        for key, _title in FIELDS:
-            self.query_one(f"#error-{key}", Static).update("")
-            self.query_one(f"#error-{key}", Static).remove_class("-shown")
-        self.query_one("#form-error", Static).update("")
 
-    @on(Button.Pressed, "#save")
-    @on(Input.Submitted)
-    def action_save(self) -> None:
-        self._clear_errors()
-        self.query_one("#save", Button).disabled = True
-        self.save(self.typed_fields(), self.query_one("#field-pool", Checkbox).value)
+@dataclass(frozen=True)
+class CustomerEdit:
+    """One save of the edit form, as the worker hands it to the store."""
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="customer-form-save")
-    def save(self, fields: dict[str, str], pool: bool) -> None:
-        from crm_tui.store.errors import CrmError
+    changes: dict[str, Any]
+    """The fields that differ from what the form opened with."""
+    tags: str
+    """The tags as typed (the store parses them)."""
+    version: int
+    """The version the form was read at (or reloaded to)."""
 
-        app = self.app
-        try:
-            created = app.store.add_customer(app.me, fields, pool=pool)  # type: ignore[attr-defined]
-        except CrmError as exc:
-            self.post_message(self.Refused(exc))
-            return
-        self.post_message(self.Saved(created.id, created.name))
 
-    @on(Saved)
-    def _saved(self, event: Saved) -> None:
-        self.app.notify(_("Added {name} (#{id}).").format(name=event.name, id=event.customer_id),
-                        markup=False)
-        self.dismiss(event.customer_id)
+class EditCustomerScreen(FormDialog["CustomerRecord"]):
+    """Edit a customer; saves with the version it was read at and never overwrites silently."""
 
-    @on(Refused)
-    def _refused(self, event: Refused) -> None:
-        from crm_tui.store.errors import DatabaseUnavailable, ValidationError
+    FORM_FIELDS = CUSTOMER_FIELDS
+    ERROR_FIELDS: ClassVar[dict[str, str]] = {"tag": "tags"}
 
-        self.query_one("#save", Button).disabled = False
-        error = event.error
-        if isinstance(error, DatabaseUnavailable):
-            self.app.connection_lost(error)  # type: ignore[attr-defined] - banner, retries
-        if isinstance(error, ValidationError) and self.query(f"#error-{error.field}"):
-            message = self.query_one(f"#error-{error.field}", Static)
-            message.update(error.message)
-            message.add_class("-shown")
-            self.query_one(f"#field-{error.field}", Input).focus()
-        else:
-            self.query_one("#form-error", Static).update(str(error))
+    class Reloaded(Message):
+        """The customer as saved now; ``keep_mine``: save the form over it."""
 
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        def __init__(self, record: CustomerRecord, keep_mine: bool) -> None:
+            super().__init__()
+            self.record = record
+            self.keep_mine = keep_mine
 
-    @on(Worker.StateChanged)
-    def _forward_failed_worker(self, event: Worker.StateChanged) -> None:
-        if event.state.name == "ERROR":
+    def __init__(self, record: CustomerRecord) -> None:
+        super().__init__(self._initial(record))
+        self.customer_id = record.id
+        self.version = record.version
+
+    @staticmethod
+    def _initial(record: CustomerRecord) -> dict[str, Any]:
+        initial = {key: getattr(record, key, None) for key, _title in CUSTOMER_FIELDS}
+        initial["tags"] = ", ".join(record.tags)
+        return initial
+
+    def form_title(self) -> str:
+        return _("Edit {name} (#{id})").format(name=printable(self.initial["name"]), id=self.customer_id)
+
+    def field_widget(self, key: str) -> Widget:
+        if key == "status":
+            from crm_tui.store.domain import STATUSES
+
+            return Select([(_(s), s) for s in STATUSES], value=self.initial.get("status") or "lead",
+                          allow_blank=False, id="field-status")
+        return super().field_widget(key)
+
+    def submission(self, values: dict[str, Any]) -> CustomerEdit:
+        changes = {
+            key: value for key, value in values.items()
+            if key != "tags" and (value or None) != (self.initial.get(key) or None)
+        }
+        return CustomerEdit(changes, str(values.get("tags") or ""), self.version)
+
+    def submit(self, submission: CustomerEdit) -> CustomerRecord:
+        return self.store.update_customer(self.me, self.customer_id, submission.changes,
+                                          expected_version=submission.version,
+                                          tags=submission.tags)
+
+    def show_error(self, error: Exception) -> None:
+        from crm_tui.store.errors import Conflict
+
+        if isinstance(error, Conflict):
             self.query_one("#save", Button).disabled = False
-        forward_failed_worker(self, event)
+            self.form_message(_("Changed by {who} at {when}.").format(
+                who=error.changed_by or _("someone"),
+                when=short_datetime(error.changed_at) if error.changed_at else "?"))
+            self.app.push_screen(ConflictScreen(error.changed_by, error.changed_at),
+                                 self._conflict_resolved)
+            return
+        super().show_error(error)
+
+    def _conflict_resolved(self, choice: str | None) -> None:
+        if choice == "reload":
+            self.reload(keep_mine=False)
+        elif choice == "keep":
+            self.reload(keep_mine=True)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="form-reload")
+    def reload(self, keep_mine: bool) -> None:
+        self.post_message(self.Reloaded(self.store.get_customer(self.customer_id, self.me),
+                                        keep_mine))
+
+    @on(Reloaded)
+    def _reloaded(self, event: Reloaded) -> None:
+        self.version = event.record.version
+        if event.keep_mine:
+            self.action_save()
+            return
+        self.initial = self._initial(event.record)
+        for key, _title in self.FORM_FIELDS:
+            value = self.initial.get(key)
+            self.set_field(key, (value or "lead") if key == "status" else value)
+        self.clear_errors()
+        self.form_message(_("Reloaded: these are the saved values."))

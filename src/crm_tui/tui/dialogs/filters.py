@@ -17,17 +17,6 @@ from crm_tui.i18n import _
 class FilterScreen(ModalScreen[dict[str, Any] | None]):
     """Dismisses with the chosen filters (None when cancelled)."""
 
-    DEFAULT_CSS = """
-    FilterScreen { align: center middle; }
-    FilterScreen > Vertical {
-        width: 64; height: auto; padding: 1 2;
-        border: thick $primary; background: $surface;
-    }
-    FilterScreen Grid { grid-size: 2; grid-columns: 10 1fr; grid-rows: 3; height: auto; }
-    FilterScreen Label { padding: 1 0 0 0; }
-    FilterScreen Horizontal { height: auto; align-horizontal: right; }
-    FilterScreen Button { margin-left: 1; }
-    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", _("Cancel"), id="filters.cancel", tooltip=_("Close, changing nothing")),

@@ -65,13 +65,6 @@ def keys_of(screen: Screen) -> list[KeyHelp]:
 class HelpScreen(ModalScreen[None]):
     """A table of every key; Esc, ``?`` or a click closes it."""
 
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 100; height: auto; max-height: 100%; border: thick $primary;
-        background: $surface; padding: 0 1;
-    }
-    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "dismiss", _("Close"), id="help.close",

@@ -1,0 +1,49 @@
+"""Release a customer to the open sea, with a reason from the pick-list or in your own words."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.widget import Widget
+from textual.widgets import Button, Select
+
+from crm_tui.i18n import _
+from crm_tui.present.textsafe import printable
+from crm_tui.tui.dialogs.form import FormDialog
+
+if TYPE_CHECKING:
+    from crm_tui.store.records import CustomerRecord
+
+
+class ReleaseFormScreen(FormDialog["CustomerRecord"]):
+    """Dismisses with the released customer; a missing reason the rules require shows beside
+    the pick-list."""
+
+    FORM_FIELDS = (("choice", _("Reason")), ("reason", _("In words")))
+
+    def __init__(self, customer_id: int, customer_name: str, reasons: list[str]) -> None:
+        super().__init__()
+        self.customer_id = customer_id
+        self.customer_name = customer_name
+        self.reasons = reasons
+
+    def form_title(self) -> str:
+        return _("Release {name} to the open sea").format(name=printable(self.customer_name))
+
+    def field_widget(self, key: str) -> Widget:
+        if key == "choice":
+            return Select([(printable(r), r) for r in self.reasons], id="field-choice",
+                          prompt=_("pick a reason"))
+        return super().field_widget(key)
+
+    def submit(self, submission: dict[str, Any]) -> CustomerRecord:
+        parts = [p for p in (submission.get("choice"), (submission.get("reason") or "").strip()) if p]
+        reason = ": ".join(parts) if parts else None
+        return self.store.release(self.customer_id, self.me, reason)
+
+    def show_error(self, error: Exception) -> None:
+        if getattr(error, "rule", None) == "require_release_reason":
+            self.query_one("#save", Button).disabled = False
+            self.field_message("choice", str(error))
+            return
+        super().show_error(error)
