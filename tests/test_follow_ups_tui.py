@@ -15,7 +15,7 @@ from crm_tui.store import Actor, FixedClock, Store
 from crm_tui.store.schema import migrate as schema
 from crm_tui.store.schema.setup import initialise
 from crm_tui.tui.app import CrmApp, make_app
-from crm_tui.tui.dialogs.forms import FollowUpFormScreen
+from crm_tui.tui.dialogs.follow_up_form import FollowUpFormScreen
 from crm_tui.tui.screens.follow_ups import FollowUpsScreen
 from crm_tui.tui.screens.portrait import PortraitScreen
 from crm_tui.tui.widgets.timeline import Timeline
