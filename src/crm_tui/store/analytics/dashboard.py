@@ -206,7 +206,7 @@ class StatsOps(StoreBase):
         its private-sea size; inactive reps are left out."""
         with self.read() as conn:
             _scope, reps = self._stats_reps(conn, actor)
-            owned = dict(conn.execute(
+            owned: dict[int, int] = dict(conn.execute(
                 select(customer_t.c.owner_id, func.count())
                 .where(customer_t.c.owner_id.in_([rep.id for rep in reps]))
                 .group_by(customer_t.c.owner_id)
@@ -245,7 +245,7 @@ class StatsOps(StoreBase):
 
     # --- scope --------------------------------------------------------------------------------
 
-    def _stats_reps(self, conn: Connection, actor: Actor) -> tuple[str, list[Any]]:
+    def _stats_reps(self, conn: Connection, actor: Actor) -> tuple[str, Sequence[Any]]:
         """The reps whose figures ``actor`` may see, mirroring ``visible``: all (admin), the team
         (a manager with a team), or the actor alone."""
         statement = select(rep_t.c.id, rep_t.c.login, rep_t.c.name, rep_t.c.active)
@@ -257,7 +257,7 @@ class StatsOps(StoreBase):
         else:
             scope = "own"
             statement = statement.where(rep_t.c.id == actor.id)
-        reps = conn.execute(statement.order_by(rep_t.c.login)).all()
+        reps: Sequence[Any] = conn.execute(statement.order_by(rep_t.c.login)).all()
         if scope == "all":
             owners = {owner for owner, in conn.execute(
                 select(customer_t.c.owner_id).where(customer_t.c.owner_id.is_not(None)).distinct()
@@ -304,7 +304,7 @@ class StatsOps(StoreBase):
                 continue
             line.owned += int(row.owned)
             line.recycle_soon += int(row.recycle_soon or 0)
-        in_scope = [customer_t.c.owner_id.in_(list(rep_ids))]
+        in_scope: list[ColumnElement[bool]] = [customer_t.c.owner_id.in_(list(rep_ids))]
         if not actor.is_admin:
             in_scope.append(self.visible(actor))
         for owner_id, overdue in conn.execute(
@@ -353,7 +353,7 @@ class StatsOps(StoreBase):
         amount) in its order: the pipeline streams through it grouped by stage, the month's wins
         are one range of it. For one rep, ``ix_deal_owner_stage`` finds their few deals instead.
         """
-        owner = deal_t.c.owner_id
+        owner: ColumnElement[Any] = deal_t.c.owner_id
         if _team_or_more(actor):
             # "owner_id + 0" keeps SQLite's planner off ix_deal_owner_stage: for a team it
             # would look up every deal of a third of the reps in the table for its amount

@@ -36,7 +36,18 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, exists, func, select, update
+from sqlalchemy import (
+    Connection,
+    Exists,
+    Subquery,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+    update,
+)
 
 from crm_tui.store.db.base import customer_select, customer_t, setting_t
 from crm_tui.store.domain import OPEN_STAGES, STAGE_PROBABILITY
@@ -165,7 +176,7 @@ class AnalyticsOps(DealOps):
         """Value of each customer row (needs the customer columns for completeness)."""
         ids = [row.id for row in rows]
         facts = self._deal_facts(conn, ids)
-        contacts = dict(conn.execute(
+        contacts: dict[int, int] = dict(conn.execute(
             select(contact_t.c.customer_id, func.count())
             .where(contact_t.c.customer_id.in_(ids)).group_by(contact_t.c.customer_id)
         ).all()) if ids else {}
@@ -260,7 +271,7 @@ class AnalyticsOps(DealOps):
         )).scalar())
 
     @staticmethod
-    def _revenue():  # type: ignore[no-untyped-def]
+    def _revenue() -> Subquery:
         """Won revenue per customer, only customers with some (amounts are never negative)."""
         return (
             select(deal_t.c.customer_id.label("customer_id"),
@@ -271,12 +282,12 @@ class AnalyticsOps(DealOps):
         )
 
     @staticmethod
-    def _has_revenue():  # type: ignore[no-untyped-def]
+    def _has_revenue() -> Exists:
         """EXISTS a won deal with an amount, for the customer row at hand (an anti-join when negated)."""
         return exists().where(deal_t.c.customer_id == customer_t.c.id, deal_t.c.stage == "won",
                               deal_t.c.amount > 0)
 
-    def _tier_select(self):  # type: ignore[no-untyped-def]
+    def _tier_select(self) -> Subquery:
         """(customer_id, tier) for every customer with revenue: the window-function ranking."""
         revenue = self._revenue()
         running = func.sum(revenue.c.established).over(
@@ -328,7 +339,7 @@ class AnalyticsOps(DealOps):
                     )
                     self._changed(conn, [change["cid"] for change in changes])
             self._upsert_state(conn, TIERS_CLEAN_KEY, dirty or "never-dirty")
-            counts = dict(conn.execute(
+            counts: dict[str, int] = dict(conn.execute(
                 select(customer_t.c.tier, func.count())
                 .where(customer_t.c.tier.is_not(None)).group_by(customer_t.c.tier)
             ).all())

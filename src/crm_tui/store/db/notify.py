@@ -26,6 +26,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Iterable
+from typing import Literal
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -89,7 +90,7 @@ class ChangeNotifier:
 
     # --- the sending thread ---------------------------------------------------------------------
 
-    def _take(self) -> set[int] | None | bool:
+    def _take(self) -> set[int] | None | Literal[False]:
         """The pending ids (None: everything), or False when nothing is pending."""
         with self._wake:
             if not self._everything and not self._pending:

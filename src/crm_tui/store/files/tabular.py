@@ -162,11 +162,11 @@ def detect_encoding(path: Path) -> str:
         return "gb18030"
     import chardet
 
-    guess = chardet.detect(sample)
-    guessed = (guess.get("encoding") or "").lower()
+    detected = chardet.detect(sample)
+    guessed = (detected.get("encoding") or "").lower()
     if guessed in _CHINESE:
         guessed = "gb18030"
-    candidates = [guessed] if guessed and (guess.get("confidence") or 0) >= 0.5 else []
+    candidates = [guessed] if guessed and (detected.get("confidence") or 0) >= 0.5 else []
     candidates += ["big5", "cp1252"]
     for name in candidates:
         if name.upper() in tried:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Select, insert, select, update
 
 from crm_tui.store import validate
 from crm_tui.store.db.base import StoreBase, customer_t, rep_t
@@ -89,7 +89,7 @@ class DealOps(StoreBase):
         return self._deal_record(row)
 
     @staticmethod
-    def _deal_select():  # type: ignore[no-untyped-def]
+    def _deal_select() -> Select[Any]:
         return select(
             deal_t, customer_t.c.name.label("customer_name"), rep_t.c.login.label("owner_login")
         ).select_from(

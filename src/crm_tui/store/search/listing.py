@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, not_, or_, select
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, FromClause
 
 from crm_tui.store.db.base import customer_select, customer_t, customer_tag_t, owner_rep, tag_t
 from crm_tui.store.records import Actor, CustomerRecord, ListQuery
@@ -135,7 +135,7 @@ class ListingOps(SearchOps):
         """Rows in order: ids first (skipped rows touch only an index), then those rows whole."""
         order = [column.desc() if descending else column.asc(),
                  customer_t.c.id.desc() if descending else customer_t.c.id.asc()]
-        source = customer_t
+        source: FromClause = customer_t
         if column is SORTABLE["owner"]:
             source = customer_t.outerjoin(owner_rep, owner_rep.c.id == customer_t.c.owner_id)
         ids = list(conn.execute(

@@ -127,7 +127,7 @@ class SearchOps(StoreBase):
         if self.is_sqlite:
             match = text("customer_fts MATCH :fts_query").bindparams(
                 fts_query=fts_query(query_terms(query)))
-            rowid = literal_column("customer_fts.rowid")
+            rowid: ColumnElement[Any] = literal_column("customer_fts.rowid")
             return (
                 select(customer_t.c.id)
                 .select_from(customer_t.join(text("customer_fts"), rowid == customer_t.c.id))
@@ -135,6 +135,7 @@ class SearchOps(StoreBase):
                 .order_by(rowid)
             )
         condition = self.search_condition(query, conn)
+        assert condition is not None  # callers ask only for a query with terms
         return select(customer_t.c.id).where(condition, visible).order_by(customer_t.c.id)
 
     def search_ids(self, actor: Actor, query: str, scope: str = "all", limit: int = 50) -> list[int]:
