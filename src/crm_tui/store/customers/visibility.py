@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, false, func, or_, select, true
+from sqlalchemy import Connection, Select, and_, false, func, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from crm_tui.store.db.settings import Settings
@@ -51,7 +51,7 @@ CUSTOMER_COLUMNS = [
 ]
 
 
-def customer_select(*extra: Any):  # type: ignore[no-untyped-def]
+def customer_select(*extra: Any) -> Select[Any]:
     """SELECT of a customer's columns with its owner and releaser resolved to logins."""
     return select(*CUSTOMER_COLUMNS, *extra).select_from(
         customer_t.outerjoin(owner_rep, owner_rep.c.id == customer_t.c.owner_id).outerjoin(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from crm_tui.store import validate
 from crm_tui.store.db.base import StoreBase, customer_t, rep_t
@@ -59,7 +59,7 @@ class RepOps(StoreBase):
             self._after_rep_added(conn, clean_login)
         return RepRecord(rep_id, clean_login, clean_name, clean_role, clean_team, True, 0)
 
-    def _after_rep_added(self, conn, login: str) -> None:  # type: ignore[no-untyped-def]
+    def _after_rep_added(self, conn: Connection, login: str) -> None:
         """Hook for PostgreSQL role provisioning (the visibility part overrides it)."""
 
     def impersonate(self, actor: Actor, login: str) -> Actor:
