@@ -216,7 +216,7 @@ class StatsOps(StoreBase):
 
     def _book_conditions(self, conn: Connection, actor: Actor, login: str, query: Any) -> list[Any]:
         owner_id = self._rep_by_login(conn, login).id
-        conditions = self._list_conditions(actor, query)  # type: ignore[attr-defined]
+        conditions = self._list_conditions(actor, query)  # type: ignore[attr-defined]  # ListingOps's, beside this mixin in Store
         return [*conditions, customer_t.c.owner_id == owner_id, self.visible(actor)]
 
     def book_count(self, actor: Actor, login: str, query: Any) -> int:

@@ -227,7 +227,7 @@ class AnalyticsOps(DealOps):
         if self.is_sqlite:
             from sqlalchemy.dialects.sqlite import insert as upsert
         else:
-            from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
+            from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]  # the two dialects' inserts share this API
         statement = upsert(setting_t).values(key=key, value=value)
         conn.execute(statement.on_conflict_do_update(index_elements=[setting_t.c.key],
                                                      set_={"value": value}))

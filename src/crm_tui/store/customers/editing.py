@@ -379,7 +379,7 @@ class CustomerOps(StoreBase):
                     select(customer_t.c.id).where(customer_t.c.name_key == key, visible).limit(6)
                 ).scalars())
         if not ids:
-            found = self.search_ids(actor, text_ref, scope="all", limit=6)  # type: ignore[attr-defined]
+            found = self.search_ids(actor, text_ref, scope="all", limit=6)  # type: ignore[attr-defined]  # SearchOps's, beside this mixin in Store
             ids = found
         if not ids:
             raise NotFound(f"No customer you may see matches {text_ref!r}.")

@@ -263,8 +263,9 @@ class StoreHelper:
         _kind, actor, attributes = message
         threading.Thread(target=self._read, args=(stream,), daemon=True,
                          name="store-helper-replies").start()
-        # The forwards are set on the class from ``StoreApi`` below it, which mypy cannot see.
-        return HelpedStore(self, attributes), actor  # type: ignore[abstract]
+        # The forwards are set on the class from ``StoreApi`` (``_add_forwards``), out of mypy's
+        # sight: to mypy, StoreApi's methods are still abstract on HelpedStore.
+        return HelpedStore(self, attributes), actor  # type: ignore[abstract]  # forwards set below
 
     def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         pending = _Pending()

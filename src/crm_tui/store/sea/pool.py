@@ -16,10 +16,10 @@ class PoolOps(StoreBase):
         """Open-sea customers (masked while ``mask_pool_contacts``), newest in the pool first or
         best match first for a query, each with its days in the pool."""
         statement = customer_select().where(customer_t.c.owner_id.is_(None))
-        condition = self.search_condition(query) if query.strip() else None  # type: ignore[attr-defined]
+        condition = self.search_condition(query) if query.strip() else None  # type: ignore[attr-defined]  # SearchOps's, beside this mixin in Store
         if condition is not None:
             statement = statement.where(condition).order_by(
-                *self._rank(query), customer_t.c.id  # type: ignore[attr-defined]
+                *self._rank(query), customer_t.c.id  # type: ignore[attr-defined]  # SearchOps's, as above
             )
         else:
             statement = statement.order_by(

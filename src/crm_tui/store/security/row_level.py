@@ -340,7 +340,7 @@ class SecurityOps(StoreBase):
     # --- crm reps add -------------------------------------------------------------------------
 
     def _after_rep_added(self, conn: Connection, login: str) -> None:
-        super()._after_rep_added(conn, login)  # type: ignore[misc]
+        super()._after_rep_added(conn, login)  # type: ignore[misc]  # RepOps's hook, after this mixin in Store's MRO
         if not self.is_sqlite:
             self._provision_login(conn, login)
 
