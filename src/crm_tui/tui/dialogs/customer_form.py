@@ -180,11 +180,12 @@ class EditCustomerScreen(FormDialog["CustomerRecord"]):
         from crm_tui.store.errors import Conflict
 
         if isinstance(error, Conflict):
+            changed_at = error.changed_at if isinstance(error.changed_at, datetime) else None
             self.query_one("#save", Button).disabled = False
             self.form_message(_("Changed by {who} at {when}.").format(
                 who=error.changed_by or _("someone"),
-                when=short_datetime(error.changed_at) if error.changed_at else "?"))
-            self.app.push_screen(ConflictScreen(error.changed_by, error.changed_at),
+                when=short_datetime(changed_at) if changed_at else "?"))
+            self.app.push_screen(ConflictScreen(error.changed_by, changed_at),
                                  self._conflict_resolved)
             return
         super().show_error(error)
