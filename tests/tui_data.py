@@ -6,7 +6,7 @@ import asyncio
 import functools
 import os
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Collection, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -74,9 +74,63 @@ def pilot_test(scenario: Callable[..., Coroutine[Any, Any, None]]) -> Callable[.
     return run
 
 
-async def settle(pilot: Any) -> None:
-    """Let timers (the search debounce) fire and every worker and its messages finish."""
-    for _ in range(3):
-        await pilot.pause(0.12)
-        await pilot.app.workers.wait_for_complete()
+SETTLE_TIMEOUT = 30.0
+"""How long a test waits for something it expects before failing (generous: a busy machine)."""
+DEBOUNCE_MAX = 1.5
+"""One-shot timers this short are debounces (search 0.08 s, follow-up filter 0.25 s, dashboard
+reload 1 s): ``settle`` waits for them. Longer ones (a notification's timeout) it does not."""
+
+
+def wait_until(predicate: Callable[[], object], what: str, timeout: float = SETTLE_TIMEOUT,
+               poll: float = 0.01) -> None:
+    """Block until ``predicate()`` is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(poll)
+
+
+async def wait_for(pilot: Any, predicate: Callable[[], object], what: str,
+                   timeout: float = SETTLE_TIMEOUT) -> None:
+    """Let the app run until ``predicate()`` is true; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
         await pilot.pause()
+
+
+async def settle(pilot: Any, timeout: float = SETTLE_TIMEOUT,
+                 ignoring: Collection[str] = ()) -> None:
+    """Wait until the app is quiet: typing has settled (no debounce timer left to fire), every
+    worker has finished (but those of the groups in ``ignoring``: reconnect pings during an
+    outage), and the screen in front has handled the messages they posted.
+
+    Quiet twice in a row: a message handled in the first round may start a worker or a timer.
+    """
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    quiet_rounds = 0
+    while quiet_rounds < 2:
+        await pilot.pause()
+        busy = _busy(app, ignoring)
+        quiet_rounds = 0 if busy else quiet_rounds + 1
+        if busy and time.monotonic() >= deadline:
+            raise AssertionError(f"the app did not settle within {timeout:g} s: {', '.join(busy)}")
+
+
+def _busy(app: Any, ignoring: Collection[str] = ()) -> list[str]:
+    """What keeps the app from being quiet: running workers and debounce timers still to fire."""
+    busy = [f"worker {worker.name!r}" for worker in app.workers
+            if not worker.is_finished and worker.group not in ignoring]
+    # Textual has no public way to ask whether a timer is still to fire: this reads its timer
+    # set and each timer's task, and fails loudly (AttributeError) if a release renames them.
+    for screen in app.screen_stack:
+        for node in screen.walk_children(with_self=True):
+            for timer in list(node._timers):
+                task = timer._task
+                if (timer._repeat == 0 and timer._interval <= DEBOUNCE_MAX
+                        and task is not None and not task.done()):
+                    busy.append(f"timer {timer.name} on {node!r}")
+    return busy
