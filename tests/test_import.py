@@ -446,6 +446,7 @@ def test_import_screen_previews_runs_and_reports(store, admin, tmp_path):
     from textual.widgets import DataTable, Static
 
     from crm_tui.tui.screens.import_screen import ImportScreen
+    from tests.tui_data import settle
 
     if store.backend != "sqlite":
         pytest.skip("the screen only drives the store; one backend is enough")
@@ -458,17 +459,13 @@ def test_import_screen_previews_runs_and_reports(store, admin, tmp_path):
     async def scenario() -> None:
         app = Host()
         async with app.run_test(size=(120, 36)) as pilot:
-            await pilot.pause(0.2)
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
             screen = app.screen
             table = screen.query_one("#import-mapping", DataTable)
             assert table.row_count == len(HEADER)
             assert str(table.get_row_at(0)[1]) == "name"
             await pilot.click("#import-run")
-            await pilot.pause(0.2)
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
             report = str(screen.query_one("#import-report", Static).render())
             assert "added 5" in report and "rejected 6" in report, report
 
