@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
@@ -169,8 +169,9 @@ def test_any_search_input_is_data(searchable, query: str):
     if not query_terms(query):
         assert found == everything  # nothing searchable in it: the unfiltered listing
     else:
-        assume(len(found) < len(everything))
-        assert found != everything or len(ids) <= 1
+        # No term is a token prefix in more than three of these names, nor a name's start in
+        # more than two: a query that found them all would have escaped into the SQL (OR 1=1).
+        assert found != everything
 
 
 @pytest.mark.parametrize("query", ["0\x00", "\x00", "boss\x00' OR 1=1", "boss\udcff", "\ud800"])
@@ -300,19 +301,13 @@ def test_tui_shows_markup_and_escapes_literally_snapshot(snap_compare, hostile_b
     as visible characters; nothing bold, italic, reversed or cleared by the data."""
     from crm_tui.store import FixedClock
     from crm_tui.tui.app import make_app
+    from tests.tui_data import settle
 
     path, clock = hostile_book
     store = Store(path, clock=clock)
     app = make_app(store, store.actor("boss"), clock=clock, database_label="/srv/crm/crm.db",
                    cursor_blink=False, watch_changes=False, recycle_at_start=False,
                    start_mode="customers")
-
-    async def settle(pilot) -> None:
-        for _ in range(3):
-            await pilot.pause(0.12)
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause()
-
     try:
         assert isinstance(clock, FixedClock)
         assert snap_compare(app, terminal_size=(120, 36), run_before=settle)
