@@ -58,27 +58,6 @@ class DashboardLoaded(Message):
 class DashboardScreen(CrmScreen):
     """The team dashboard."""
 
-    DEFAULT_CSS = """
-    DashboardScreen #dashboard-status {
-        height: 1;
-        padding: 0 2;
-        color: $text-muted;
-    }
-    DashboardScreen #dashboard-reps {
-        height: 1fr;
-        min-height: 6;
-        margin: 0 1;
-    }
-    DashboardScreen #dashboard-charts {
-        height: auto;
-        max-height: 16;
-    }
-    DashboardScreen #dashboard-charts > Vertical {
-        width: 1fr;
-        height: auto;
-        border: round $panel;
-    }
-    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh", _("Refresh"), id="dashboard.refresh",

@@ -41,16 +41,6 @@ REASON_STYLES = {"overdue": "bold red", "due": "bold yellow", "recycle": "bold m
 class FollowUpsScreen(CrmScreen):
     """Due today, then the follow-up log."""
 
-    DEFAULT_CSS = """
-    FollowUpsScreen .section-title { height: 1; padding: 0 1; text-style: bold; background: $boost; }
-    FollowUpsScreen #due { height: auto; max-height: 40%; }
-    FollowUpsScreen #log-filters { height: auto; padding: 0 1; }
-    FollowUpsScreen #log-filters Input { width: 1fr; }
-    FollowUpsScreen #log-filters Select { width: 1fr; }
-    FollowUpsScreen #log { height: 1fr; }
-    FollowUpsScreen #log-status { height: 1; padding: 0 1; color: $text-muted; }
-    FollowUpsScreen #log-status.-error { color: $text-error; }
-    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "follow_up", _("Follow-up"), id="follow_ups.follow_up",

@@ -36,13 +36,6 @@ if TYPE_CHECKING:
 class ImportScreen(CrmScreen):
     """Import customers from a CSV or XLSX file."""
 
-    DEFAULT_CSS = """
-    ImportScreen #import-form { height: auto; padding: 0 1; }
-    ImportScreen #import-form Horizontal { height: auto; }
-    ImportScreen #import-path { width: 1fr; }
-    ImportScreen #import-mapping { height: 1fr; }
-    ImportScreen #import-report { height: auto; padding: 0 1; }
-    """
     BINDINGS = [
         Binding("escape", "app.pop_screen", _("Back"), id="import.back",
                 tooltip=_("Leave the import screen")),

@@ -56,13 +56,6 @@ class PortraitScreen(CrmScreen):
     # Few widgets on purpose (issue 5: open in <= 100 ms): every widget costs a compose, a CSS
     # match, a layout and a render pass, so the left column is three Statics (card, value,
     # everything else as one Rich group) and the right one a title and the timeline.
-    DEFAULT_CSS = """
-    PortraitScreen #portrait-body { height: 1fr; }
-    PortraitScreen #portrait-left { width: 3fr; padding: 0 1; }
-    PortraitScreen #portrait-right { width: 2fr; padding: 0 1; border-left: vkey $primary 50%; }
-    PortraitScreen .portrait-block { height: auto; margin-bottom: 1; }
-    PortraitScreen #portrait-card { padding: 0 1; background: $boost; }
-    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", _("Back"), id="portrait.back", tooltip=_("Back to the list")),

@@ -33,25 +33,6 @@ def rule_text(value: Any) -> str:
 class RulesScreen(CrmModal[bool]):
     """Dismisses with True when rules were changed."""
 
-    DEFAULT_CSS = """
-    RulesScreen { align: center middle; }
-    RulesScreen > Vertical {
-        width: 100; max-width: 100%; height: 90%;
-        padding: 0 1; border: thick $primary; background: $surface;
-    }
-    RulesScreen #rules-title { text-style: bold; padding: 0 1; height: 1; }
-    RulesScreen #rules-note { color: $text-muted; padding: 0 1; height: auto; }
-    RulesScreen #rules-error { color: $text-error; padding: 0 1; height: auto; }
-    RulesScreen VerticalScroll { height: 1fr; }
-    RulesScreen Grid {
-        grid-size: 3; grid-columns: 24 30 1fr; grid-rows: auto; height: auto; grid-gutter: 0 1;
-    }
-    RulesScreen .rule-key { padding: 1 0 0 1; }
-    RulesScreen .rule-help { padding: 1 0 0 0; color: $text-muted; }
-    RulesScreen Input.-invalid-rule { border: tall $error; }
-    RulesScreen Horizontal { height: auto; align-horizontal: right; }
-    RulesScreen Button { margin-left: 1; }
-    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", _("Close"), id="rules.cancel",

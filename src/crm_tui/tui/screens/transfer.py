@@ -70,15 +70,6 @@ def rep_label(rep: RepStats) -> str:
 class TransferScreen(CrmScreen[int | None]):
     """Dismissed with the number of customers moved (None when nothing moved)."""
 
-    DEFAULT_CSS = """
-    TransferScreen #transfer-reps { height: auto; padding: 0 1; }
-    TransferScreen #transfer-reps Label { padding: 1 1 0 1; }
-    TransferScreen #transfer-reps Select { width: 1fr; }
-    TransferScreen #transfer-status { height: 1; padding: 0 2; color: $text-muted; }
-    TransferScreen #transfer-table { height: 1fr; }
-    TransferScreen #transfer-buttons { height: auto; align-horizontal: right; padding: 0 1; }
-    TransferScreen #transfer-buttons Button { margin-left: 1; }
-    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", _("Back"), id="transfer.close",
