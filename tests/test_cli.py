@@ -191,8 +191,15 @@ def test_identity_ignores_user_environment(tmp_path, monkeypatch):
     assert code == 3 and "not a rep" in err
 
 
-def test_uninitialised_database_is_a_clear_error(tmp_path):
+def test_missing_database_is_a_clear_error(tmp_path):
     code, _, err = crm(str(tmp_path / "new.db"), "find")
+    assert code == 4 and "crm init" in err and "new.db" in err
+    assert not (tmp_path / "new.db").exists()
+
+
+def test_uninitialised_database_is_a_clear_error(tmp_path):
+    (tmp_path / "empty.db").touch()
+    code, _, err = crm(str(tmp_path / "empty.db"), "find")
     assert code == 1 and "crm init" in err
 
 
