@@ -30,9 +30,18 @@ def test_only_global_options_open_the_tui(args, expected):
     assert tui_options(args) == expected
 
 
-def test_bare_crm_on_an_uninitialised_database_is_one_sentence(tmp_path):
+def test_bare_crm_on_a_missing_database_is_one_sentence(tmp_path):
     result = subprocess.run([CRM, "--db", str(tmp_path / "none.db")], capture_output=True, text=True,
                             timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 4
+    assert "crm init" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_bare_crm_on_an_uninitialised_database_is_one_sentence(tmp_path):
+    (tmp_path / "empty.db").touch()
+    result = subprocess.run([CRM, "--db", str(tmp_path / "empty.db")], capture_output=True,
+                            text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert result.returncode == 1
     assert "crm init" in result.stderr and "Traceback" not in result.stderr
 
