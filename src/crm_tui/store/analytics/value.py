@@ -55,6 +55,7 @@ from crm_tui.store.records import Actor, Value
 from crm_tui.store.reports import TierRefresh
 from crm_tui.store.sales.deals import DealOps, deal_t
 from crm_tui.store.schema.tables import contact as contact_t
+from crm_tui.store.team import settings as rules_mod
 
 TIER_A_SHARE = Decimal("0.80")
 TIER_B_SHARE = Decimal("0.95")
@@ -216,28 +217,22 @@ class AnalyticsOps(DealOps):
         self._mark_tiers_stale(conn)
 
     def _mark_tiers_stale(self, conn: Connection) -> None:
-        self._upsert_state(conn, TIERS_DIRTY_KEY, uuid.uuid4().hex)
+        self._put_setting(conn, TIERS_DIRTY_KEY, uuid.uuid4().hex)
 
     def mark_tiers_stale(self) -> None:
         """Note that deals changed behind the store's back (bulk loads): tiers need a refresh."""
         with self.write() as conn:
             self._mark_tiers_stale(conn)
 
-    def _upsert_state(self, conn: Connection, key: str, value: str) -> None:
-        if self.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert as upsert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]  # the two dialects' inserts share this API
-        statement = upsert(setting_t).values(key=key, value=value)
-        conn.execute(statement.on_conflict_do_update(index_elements=[setting_t.c.key],
-                                                     set_={"value": value}))
-
     def _tier_tokens(self, conn: Connection) -> tuple[str | None, str | None]:
         tokens = dict(conn.execute(
             select(setting_t.c.key, setting_t.c.value)
             .where(setting_t.c.key.in_([TIERS_DIRTY_KEY, TIERS_CLEAN_KEY]))
         ).all())
-        return tokens.get(TIERS_DIRTY_KEY), tokens.get(TIERS_CLEAN_KEY)
+        # Written by the one settings writer (_put_setting), which stores JSON text.
+        dirty, clean = (tokens.get(key) for key in (TIERS_DIRTY_KEY, TIERS_CLEAN_KEY))
+        return (None if dirty is None else str(rules_mod.decode(TIERS_DIRTY_KEY, dirty)),
+                None if clean is None else str(rules_mod.decode(TIERS_CLEAN_KEY, clean)))
 
     def tiers_stale(self) -> bool:
         """Whether deals changed since the last tier refresh (or tiers were never computed)."""
@@ -338,7 +333,7 @@ class AnalyticsOps(DealOps):
                         changes,
                     )
                     self._changed(conn, [change["cid"] for change in changes])
-            self._upsert_state(conn, TIERS_CLEAN_KEY, dirty or "never-dirty")
+            self._put_setting(conn, TIERS_CLEAN_KEY, dirty or "never-dirty")
             counts: dict[str, int] = dict(conn.execute(
                 select(customer_t.c.tier, func.count())
                 .where(customer_t.c.tier.is_not(None)).group_by(customer_t.c.tier)

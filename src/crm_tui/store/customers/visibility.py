@@ -51,6 +51,14 @@ CUSTOMER_COLUMNS = [
 ]
 
 
+_COPIED_FIELDS = (
+    "id", "name", "kind", "company", "industry", "region", "address", "source", "status", "tier",
+    "notes", "owner_name", "claimed_at", "last_follow_up_at", "next_follow_up_at",
+    "pool_entered_at", "release_reason", "created_at", "updated_at", "version",
+)
+"""The fields of a ``CustomerRecord`` that are the row's column of the same name, as they are."""
+
+
 def customer_select(*extra: Any) -> Select[Any]:
     """SELECT of a customer's columns with its owner and releaser resolved to logins."""
     return select(*CUSTOMER_COLUMNS, *extra).select_from(
@@ -132,33 +140,14 @@ class Visibility(Settings):
     def _record(row: Any, tags: list[str], mask: bool) -> CustomerRecord:
         masked = mask and row.owner_id is None
         return CustomerRecord(
-            id=row.id,
-            name=row.name,
-            kind=row.kind,
-            company=row.company,
-            industry=row.industry,
-            region=row.region,
-            address=row.address,
+            **{name: getattr(row, name) for name in _COPIED_FIELDS},
             phone=mask_phone(row.phone) if masked else row.phone,
             email=mask_email(row.email) if masked else row.email,
-            source=row.source,
-            status=row.status,
-            tier=row.tier,
             tags=tags,
-            notes=row.notes,
             extra=dict(row.extra or {}),
             owner=row.owner_login,
-            owner_name=row.owner_name,
-            claimed_at=row.claimed_at,
-            last_follow_up_at=row.last_follow_up_at,
-            next_follow_up_at=row.next_follow_up_at,
-            pool_entered_at=row.pool_entered_at,
             released_by=row.released_by_login,
-            release_reason=row.release_reason,
             locked=bool(row.locked),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            version=row.version,
             masked=masked,
         )
 
