@@ -34,10 +34,14 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help=_("Apply or show database migrations."), no_args_is_help=True)
 reps_app = typer.Typer(help=_("The team: list, add, deactivate reps."), no_args_is_help=True)
-deal_app = typer.Typer(help=_("The pipeline: add deals, move their stage."), no_args_is_help=True)
+deal_app = typer.Typer(help=_("The pipeline: list deals, add them, move their stage."),
+                       no_args_is_help=True)
+contact_app = typer.Typer(help=_("The people at a customer: add and edit contacts."),
+                          no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(reps_app, name="reps")
 app.add_typer(deal_app, name="deal")
+app.add_typer(contact_app, name="contact")
 
 T = TypeVar("T")
 
@@ -159,7 +163,7 @@ def main_callback(
 
 
 # Command modules register themselves on the apps above.
-from crm_tui.cli.commands import core, files, sea, stats  # noqa: E402,F401
+from crm_tui.cli.commands import core, deals, editing, files, sea, stats  # noqa: E402,F401
 
 
 def main() -> None:

@@ -10,9 +10,11 @@ from sqlalchemy import Connection, Select, insert, select, update
 from crm_tui.store import validate
 from crm_tui.store.db.base import StoreBase, customer_t, rep_t
 from crm_tui.store.domain import OPEN_STAGES, STAGE_PROBABILITY
-from crm_tui.store.errors import NotFound, PermissionDenied
+from crm_tui.store.errors import NotFound, PermissionDenied, UsageError
 from crm_tui.store.records import Actor, DealRecord
 from crm_tui.store.schema.tables import deal as deal_t
+
+DEAL_SCOPES = ("all", "mine")
 
 
 class DealOps(StoreBase):
@@ -74,6 +76,37 @@ class DealOps(StoreBase):
             self._after_deal_change(conn, actor, deal.customer_id, clean_stage)
             self._changed(conn, [deal.customer_id])
             return self._deal(conn, deal_id)
+
+    def list_deals(
+        self,
+        actor: Actor,
+        *,
+        customer_id: int | None = None,
+        stage: str | None = None,
+        scope: str = "all",
+        limit: int = 50,
+    ) -> list[DealRecord]:
+        """The deals ``actor`` may see, newest first.
+
+        A deal is visible when its customer is (``visible``, the one rule, as for the portrait);
+        ``scope="mine"`` keeps the deals ``actor`` owns. ``customer_id`` (a customer the actor
+        may see, else ``NotFound``) and ``stage`` narrow the list.
+        """
+        if scope not in DEAL_SCOPES:
+            raise UsageError(f"Unknown deal scope {scope!r}: one of {', '.join(DEAL_SCOPES)}.")
+        query = self._deal_select().where(self.visible(actor))
+        if scope == "mine":
+            query = query.where(deal_t.c.owner_id == actor.id)
+        if stage is not None:
+            query = query.where(deal_t.c.stage == validate.stage(stage))
+        with self.read() as conn:
+            if customer_id is not None:
+                self._visible_customer_row(conn, actor, customer_id)
+                query = query.where(deal_t.c.customer_id == customer_id)
+            rows = conn.execute(
+                query.order_by(deal_t.c.created_at.desc(), deal_t.c.id.desc()).limit(limit)
+            ).all()
+        return [self._deal_record(row) for row in rows]
 
     def _after_deal_change(self, conn: Connection, actor: Actor, customer_id: int, stage: str) -> None:
         """A won deal makes the customer a deal customer; the customer's version moves on."""
