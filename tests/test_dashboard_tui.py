@@ -125,8 +125,7 @@ async def test_dashboard_reloads_when_customers_change(team):
         before = screen.board.open_sea.size
         store.add_customer(admin, {"name": "公海 new"}, pool=True)
         app.customers_changed.publish(None)
-        await pilot.pause(1.3)
-        await settle(pilot)
+        await settle(pilot)  # waits out the dashboard's reload timer and the reload
         assert screen.board.open_sea.size == before + 1
 
 

@@ -12,7 +12,7 @@ from crm_tui.tui.widgets.customer_table import CustomerTable
 from crm_tui.tui.widgets.search_bar import SearchBar
 from tests.test_pg_restart import own_cluster  # noqa: F401 - fixture
 from tests.test_tui_list import SIZE, app_for, book, book_template, settle  # noqa: F401 - fixtures
-from tests.tui_data import pilot_test
+from tests.tui_data import pilot_test, wait_for
 
 SENTENCE = "The database crm.db cannot be used: server closed the connection unexpectedly."
 OUTAGE_METHODS = ("ping", "count_customers", "customer_page", "add_customer")
@@ -42,19 +42,9 @@ class Outage:
             self.monkeypatch.delattr(self.store, name)  # the class's method shows through again
 
 
-async def wait_until(pilot, condition, rounds: int = 60) -> None:
-    """Let timers and workers run until ``condition()`` holds (fails after ``rounds`` tries)."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(0.05)  # no workers.wait_for_complete(): it raises for failed workers
-    assert condition(), "condition never held"
-
-
 async def calm(pilot) -> None:
-    """``settle`` for an outage: give debounce timers, workers and messages time to finish."""
-    for _ in range(6):
-        await pilot.pause(0.05)
+    """``settle`` for an outage: the reconnect pings go on in their worker, the rest goes quiet."""
+    await settle(pilot, ignoring={"reconnect"})
 
 
 def banner_text(app) -> str:
@@ -76,12 +66,12 @@ async def test_lost_connection_shows_banner_keeps_search_text_and_recovers(book,
 
         outage.begin()
         await pilot.press("slash", *"Customer 001")
-        await wait_until(pilot, lambda: bool(app.screen.query(ConnectionBanner)))
+        await wait_for(pilot, lambda: bool(app.screen.query(ConnectionBanner)), "the banner")
         assert app.database_unavailable == SENTENCE
         assert "Database unavailable" in banner_text(app)
         assert SENTENCE in banner_text(app)
         # It keeps retrying (pings in a worker) and the banner stays while they fail.
-        await wait_until(pilot, lambda: outage.calls["ping"] >= 2)
+        await wait_for(pilot, lambda: outage.calls["ping"] >= 2, "a second ping")
         assert app.screen.query(ConnectionBanner)
         # Typing goes on during the outage, and nothing typed is cleared.
         await pilot.press(*"0")
@@ -92,7 +82,7 @@ async def test_lost_connection_shows_banner_keeps_search_text_and_recovers(book,
         assert not any(n.severity == "error" for n in app._notifications)
 
         outage.end()
-        await wait_until(pilot, lambda: app.database_unavailable is None)
+        await wait_for(pilot, lambda: app.database_unavailable is None, "reconnected")
         await settle(pilot)
         assert not app.screen.query(ConnectionBanner)
         assert any("Reconnected" in n.message for n in app._notifications)
@@ -125,17 +115,17 @@ async def test_failed_save_in_a_form_shows_banner_keeps_fields_and_saves_after_r
 
         outage.begin()
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: bool(app.screen.query(ConnectionBanner)))
+        await wait_for(pilot, lambda: bool(app.screen.query(ConnectionBanner)), "the banner")
         form = app.screen
         assert isinstance(form, CustomerFormScreen)  # still open, over the list
         assert outage.calls["add_customer"] == 1
         assert SENTENCE in banner_text(app)
-        await wait_until(pilot, lambda: outage.calls["ping"] >= 2)
+        await wait_for(pilot, lambda: outage.calls["ping"] >= 2, "a second ping")
         assert form.typed_fields() == typed
         assert form.query_one("#field-name", Input).value == "周杰"
 
         outage.end()
-        await wait_until(pilot, lambda: app.database_unavailable is None)
+        await wait_for(pilot, lambda: app.database_unavailable is None, "reconnected")
         await settle(pilot)
         assert not form.query(ConnectionBanner)
         assert form.typed_fields() == typed
@@ -172,7 +162,7 @@ async def test_a_real_postgresql_stop_and_start_under_the_app(own_cluster):  # n
 
             await asyncio.to_thread(own_cluster.pg_ctl, "-m", "fast", "stop")
             await pilot.press("slash", *"beta")
-            await wait_until(pilot, lambda: bool(app.screen.query(ConnectionBanner)), rounds=200)
+            await wait_for(pilot, lambda: bool(app.screen.query(ConnectionBanner)), "the banner")
             assert (app.database_unavailable or "").startswith(
                 "The database 127.0.0.1/crm cannot be used: ")
             assert app.screen.query_one(SearchBar).value == "beta"
@@ -180,7 +170,7 @@ async def test_a_real_postgresql_stop_and_start_under_the_app(own_cluster):  # n
             options = (f"-p {own_cluster.port} -k {own_cluster.data.parent} "
                        "-c listen_addresses=127.0.0.1")
             await asyncio.to_thread(own_cluster.pg_ctl, "-o", options, "start")
-            await wait_until(pilot, lambda: app.database_unavailable is None, rounds=400)
+            await wait_for(pilot, lambda: app.database_unavailable is None, "reconnected", timeout=60)
             await settle(pilot)
             assert not app.screen.query(ConnectionBanner)
             assert app.screen.query_one(SearchBar).value == "beta"

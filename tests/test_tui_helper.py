@@ -7,8 +7,6 @@ leaving, after which the helper has exited.
 
 from __future__ import annotations
 
-import time
-
 from crm_tui.store import Actor, Store
 from crm_tui.store.helper.transport import HelpedStore, start_helper
 from crm_tui.tui.app import make_app
@@ -18,7 +16,7 @@ from crm_tui.tui.screens.follow_ups import FollowUpsScreen
 from crm_tui.tui.screens.open_sea import OpenSeaScreen
 from crm_tui.tui.screens.portrait import PortraitScreen
 from crm_tui.tui.widgets.customer_table import CustomerTable
-from tests.tui_data import fill_book, pilot_test, settle, utc_local_time
+from tests.tui_data import fill_book, pilot_test, settle, utc_local_time, wait_for
 
 SIZE = (120, 36)
 
@@ -83,10 +81,7 @@ async def test_a_working_session_through_the_helper(store, admin, db_url):
             table = app.screen.query_one(CustomerTable)
             assert "单丽丽" in names(table)
             store.add_customer(admin, {"name": "诸葛亮"})  # another client, behind the app's back
-            deadline = time.monotonic() + 5
-            while "诸葛亮" not in names(table) and time.monotonic() < deadline:
-                await pilot.pause(0.1)
-            assert "诸葛亮" in names(table), "another client's change did not arrive live"
+            await wait_for(pilot, lambda: "诸葛亮" in names(table), "another client's change, live")
 
             await pilot.press("4")
             await settle(pilot)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 
 from crm_tui.store.db.live import ChangeWatcher, parse_payload
 from crm_tui.tui.app import make_app
 from crm_tui.tui.widgets.customer_table import CustomerTable
-from tests.tui_data import pilot_test
+from tests.tui_data import SETTLE_TIMEOUT, pilot_test, settle, wait_for
 
 WRITER = """
 import sys
@@ -30,20 +29,27 @@ def names(table: CustomerTable) -> list[str]:
 
 
 @pilot_test
-async def test_another_process_write_appears_in_the_open_list(store, admin, db_url):
+async def test_another_process_write_appears_in_the_open_list(store, admin, db_url, monkeypatch):
     store.add_customer(admin, {"name": "欧阳娜娜"})
+    watchers: list[ChangeWatcher] = []
+    watch = store.watch
+
+    def watch_and_keep(on_change):
+        watcher = watch(on_change)
+        watchers.append(watcher)
+        return watcher
+
+    monkeypatch.setattr(store, "watch", watch_and_keep)
     app = make_app(store, admin, cursor_blink=False, start_mode="customers")
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.3)
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.1)
+        await settle(pilot)
         table = app.screen.query_one(CustomerTable)
         assert names(table) == ["欧阳娜娜"]
-        await pilot.pause(0.6)  # the watcher has connected and taken its first reading
+        await wait_for(pilot, lambda: bool(watchers) and watchers[0].listening.is_set(),
+                       "the app's change watcher listening")
         write_from_another_process(db_url, "诸葛亮")
-        deadline = time.monotonic() + 10
-        while "诸葛亮" not in names(table) and time.monotonic() < deadline:
-            await pilot.pause(0.1)
+        await wait_for(pilot, lambda: "诸葛亮" in names(table), "the other process's customer")
+        await settle(pilot)
         assert sorted(names(table)) == sorted(["欧阳娜娜", "诸葛亮"])
         assert table.cursor_row == 0
 
@@ -59,9 +65,9 @@ def test_watcher_reports_a_commit_by_another_connection(store, admin, db_url):
     watcher = ChangeWatcher(store, record, interval=0.1)
     watcher.start()
     try:
-        time.sleep(0.5)  # connected and listening
+        assert watcher.listening.wait(SETTLE_TIMEOUT), "the watcher never connected"
         write_from_another_process(db_url, "Zed Co")
-        assert changed.wait(10)
+        assert changed.wait(SETTLE_TIMEOUT)
     finally:
         watcher.stop()
     assert not watcher.running
