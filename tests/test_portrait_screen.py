@@ -34,13 +34,28 @@ async def test_a_customer_out_of_reach_says_why_and_offers_no_actions(book):  # 
 
 
 @pilot_test
-async def test_a_closed_portrait_no_longer_listens_for_changes(book):  # noqa: F811
+async def test_a_closed_portrait_no_longer_listens_for_changes(book, monkeypatch):  # noqa: F811
     store, admin, ids = book
     app = app_for(store, admin)
+    let_go: list[object] = []
+    unsubscribe = app.customers_changed.unsubscribe
+
+    def record_unsubscribe(node):
+        let_go.append(node)
+        unsubscribe(node)
+
+    monkeypatch.setattr(app.customers_changed, "unsubscribe", record_unsubscribe)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_portrait(pilot, ids["李娜"])
-        assert screen in app.customers_changed._subscriptions
+        loads = screen.load_count
+        app.customers_changed.publish(frozenset({ids["李娜"]}))  # open, it listens
+        await settle(pilot)
+        assert screen.load_count == loads + 1
         await pilot.press("escape")
         await settle(pilot)
+        assert not isinstance(app.screen, PortraitScreen)
         # Kept subscribed, every closed portrait would stay in memory until the next change.
-        assert screen not in app.customers_changed._subscriptions
+        assert screen in let_go
+        app.customers_changed.publish(frozenset({ids["李娜"]}))
+        await settle(pilot)
+        assert screen.load_count == loads + 1
