@@ -7,7 +7,6 @@ of this one's browser (live updates); contacts are masked while ``mask_pool_cont
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,7 +22,7 @@ from crm_tui.tui.screens.customer_list import CustomerListScreen
 from crm_tui.tui.screens.open_sea import OpenSeaScreen
 from crm_tui.tui.widgets.customer_table import CustomerTable
 from tests.conftest import FIXED_NOW
-from tests.tui_data import pilot_test, settle, utc_local_time
+from tests.tui_data import pilot_test, settle, utc_local_time, wait_for
 
 SIZE = (120, 36)
 LIVE_CEILING = 20.0
@@ -233,11 +232,9 @@ async def test_a_claim_in_another_app_leaves_this_browser(sea, db_url):
                 await alice_pilot.press("c")
                 await settle(alice_pilot)
                 assert "赵强" not in sea_names(alice_screen)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + LIVE_CEILING
-            while "赵强" in sea_names(bob_screen) and loop.time() < deadline:
-                await bob_pilot.pause(0.1)
-                await bob_app.workers.wait_for_complete()
+            await wait_for(bob_pilot, lambda: "赵强" not in sea_names(bob_screen),
+                           "alice's claim in bob's browser", timeout=LIVE_CEILING)
+            await settle(bob_pilot)
             assert "赵强" not in sea_names(bob_screen)
             assert bob_screen.total == len(ids) - 1
     finally:
