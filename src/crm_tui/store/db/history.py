@@ -4,6 +4,23 @@ The rows are built in one place (``ownership_row``, ``audit_row``) and written b
 (``History._write_history``). Their values may be plain values, written as ``INSERT``s, or SQL
 expressions, written by ``insert_selecting`` inside another statement: the PostgreSQL claim
 writes its events in the same round trip as its ``UPDATE`` that way (``sea/claim.py``).
+
+Where open deals go when their customer moves
+---------------------------------------------
+Every move of a customer between the seas writes an ``ownership_event`` through this writer
+(claim, release, recycle, transfer, assign, a rep deactivated to a colleague or to the open
+sea), so the writer is also where a move carries the customer's deals, by one rule
+(``deals_that_follow``):
+
+- open deals (prospecting … negotiation) follow the customer: to the new owner on a claim,
+  a transfer or an assignment, at the stage they are in; to nobody (``deal.owner_id`` null)
+  when the customer goes to the open sea by release or recycling, so they are never left with
+  a rep who can no longer see their customer, and whoever claims the customer next finds them
+  in their own pipeline;
+- won and lost deals keep the rep who closed them, for the record (the month's wins, RFM);
+- a customer created (``kind="created"``) has no deals yet, and nothing moves.
+
+The PostgreSQL claim runs the same ``UPDATE`` as a CTE of its one statement.
 """
 
 from __future__ import annotations
@@ -12,12 +29,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, insert, literal, null, select
+from sqlalchemy import Connection, Insert, Table, Update, insert, literal, null, select, update
 from sqlalchemy.sql import ClauseElement
 
 from crm_tui.store.db.session import Session
+from crm_tui.store.domain import OPEN_STAGES
 from crm_tui.store.records import Actor
 from crm_tui.store.schema.tables import audit_event as audit_t
+from crm_tui.store.schema.tables import deal as deal_t
 from crm_tui.store.schema.tables import ownership_event as ownership_t
 from crm_tui.store.schema.tables import rep as rep_t
 
@@ -40,6 +59,41 @@ def audit_row(
     whole); values are kept as text."""
     return dict(actor_id=actor_id, entity=entity, entity_id=entity_id, action=action,
                 field=field, old=_audit_text(old), new=_audit_text(new), at=at)
+
+
+_DEAL_CHUNK = 2000
+"""Customer ids per ``IN (...)`` list when deals follow a move of many customers."""
+
+
+def deals_that_follow(ownership: Sequence[Row]) -> list[Update]:
+    """The ``UPDATE``s that carry the customers' open deals along with these ownership events
+    (see the module's docstring): one per receiving rep (and time) for plain values, one per
+    event whose customer is an SQL expression (a column of the PostgreSQL claim's CTE)."""
+    statements: list[Update] = []
+    groups: dict[tuple[Any, Any], list[Any]] = {}
+    for row in ownership:
+        if row["kind"] == "created":
+            continue
+        if isinstance(row["customer_id"], ClauseElement):
+            statements.append(_open_deals_to(deal_t.c.customer_id == row["customer_id"],
+                                             row["to_rep_id"], row["at"]))
+        else:
+            groups.setdefault((row["to_rep_id"], row["at"]), []).append(row["customer_id"])
+    for (to_id, at), ids in groups.items():
+        for start in range(0, len(ids), _DEAL_CHUNK):
+            statements.append(_open_deals_to(deal_t.c.customer_id.in_(ids[start : start + _DEAL_CHUNK]),
+                                             to_id, at))
+    return statements
+
+
+def _open_deals_to(customers: Any, to_id: Any, at: Any) -> Update:
+    """The rule itself: the open deals of these customers now belong to ``to_id`` (None: the
+    open sea, nobody); won and lost deals are left as they are."""
+    return (
+        update(deal_t)
+        .where(customers, deal_t.c.stage.in_(OPEN_STAGES))
+        .values(owner_id=to_id, updated_at=at)
+    )
 
 
 def insert_selecting(table: Table, row: Row) -> Insert:
@@ -68,9 +122,12 @@ class History(Session):
     def _write_history(
         self, conn: Connection, *, ownership: Sequence[Row] = (), audit: Sequence[Row] = ()
     ) -> None:
-        """Write these event rows (``ownership_row``, ``audit_row``), one statement per table."""
+        """Write these event rows (``ownership_row``, ``audit_row``), one statement per table,
+        and move the open deals of the customers that moved (``deals_that_follow``)."""
         if ownership:
             conn.execute(insert(ownership_t), list(ownership))
+            for statement in deals_that_follow(ownership):
+                conn.execute(statement)
         if audit:
             conn.execute(insert(audit_t), list(audit))
 

@@ -7,7 +7,9 @@ writers), so the cap, the daily limit and the cooldown count what is committed; 
 finds it taken. On PostgreSQL the events ride in the same statement (``WITH claimed AS
 (UPDATE …) INSERT …``): a claim's round trips are the pool's pre-ping, the first read, the
 counts (only while the cap or the daily limit is on), the claim and the commit, so 16 clients
-can share two cores (``bench/bench_claims.py``). The events are the same rows on both backends: ``claim_events``.
+can share two cores (``bench/bench_claims.py``). The events are the same rows on both
+backends (``claim_events``), and they carry the customer's open deals to the claimer
+(``db/history.py``): one more ``UPDATE`` on SQLite, a CTE of the same statement on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -31,7 +33,13 @@ from crm_tui.store.db.base import (
     setting_t,
     tag_t,
 )
-from crm_tui.store.db.history import Row, audit_row, insert_selecting, ownership_row
+from crm_tui.store.db.history import (
+    Row,
+    audit_row,
+    deals_that_follow,
+    insert_selecting,
+    ownership_row,
+)
 from crm_tui.store.errors import NotFound, RuleRefused
 from crm_tui.store.records import Actor, CustomerRecord
 from crm_tui.store.sea.caps import check_private_cap
@@ -84,6 +92,10 @@ def _claim_in_one_statement() -> Select[Any]:
         insert_selecting(tables[kind], row).cte(f"{kind}_{n}")
         for kind, rows in events.items() for n, row in enumerate(rows)
     ]
+    # The claimed customer's open deals come along (the one rule, db/history.py), in the
+    # same statement: no round trip is added to the hot path.
+    writes += [statement.cte(f"deals_{n}")
+               for n, statement in enumerate(deals_that_follow(events["ownership"]))]
     # PostgreSQL-only statement; its dialect is imported here so SQLite users never load it.
     from sqlalchemy.dialects.postgresql import aggregate_order_by
 

@@ -14,11 +14,9 @@ from sqlalchemy import Connection, select, update
 
 from crm_tui.store import validate
 from crm_tui.store.db.base import customer_t, rep_t
-from crm_tui.store.domain import OPEN_STAGES
 from crm_tui.store.errors import NotFound, PermissionDenied, RuleRefused, UsageError
 from crm_tui.store.records import Actor
 from crm_tui.store.reports import TransferResult
-from crm_tui.store.schema.tables import deal as deal_t
 from crm_tui.store.sea.moves import Moves, chunks, locked_in_id_order
 
 
@@ -106,13 +104,8 @@ class TransferOps(Moves):
                     .values(**values).returning(customer_t.c.id)
                 ).scalars().all()
         moved.sort()
-        for chunk in chunks(moved):
-            conn.execute(
-                update(deal_t)
-                .where(deal_t.c.customer_id.in_(chunk), deal_t.c.stage.in_(OPEN_STAGES))
-                .values(owner_id=to_id, updated_at=now)
-            )
         if moved:
+            # The ownership events carry the open deals along (db/history.py, one rule).
             self._ownership(conn, moved, "transferred", actor, from_id, to_id, reason, at=now)
             self._audit_owner_change(conn, actor, moved, "transfer", from_id, to_id, at=now)
             self._changed(conn, moved)
