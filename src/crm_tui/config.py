@@ -4,6 +4,11 @@ The database comes from ``--db``, else ``CRM_DATABASE_URL``, else the config fil
 SQLite file in the platformdirs data directory. The acting rep is the operating-system account
 (``pwd.getpwuid(os.getuid())``) — never ``USER``, ``LOGNAME`` or any variable a user can set — or,
 on PostgreSQL, the database role ``current_user``. ``--as`` is honoured for admins only.
+
+Inside a Linux user namespace (``unshare -r`` makes anyone uid 0 there) the uid is not the
+person: it is mapped back through ``/proc/self/uid_map`` to the account outside, and that
+account is believed only when its home directory is owned, as seen from inside, by this process
+(only the account's own kernel uid shows so); otherwise crm refuses to run (``os_uid``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import os
 import pwd
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,27 +65,41 @@ class Settings:
 
 
 def load_settings(path: Path | None = None) -> Settings:
+    """The config file's settings; a file that cannot be read, or a value of the wrong type,
+    is a ``UsageError`` naming the file and the key (exit 2)."""
+    from crm_tui.store.errors import UsageError
+
     path = path or config_file()
     if not path.is_file():
         return Settings()
     try:
         raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        from crm_tui.store.errors import UsageError
-
         raise UsageError(f"The config file {path} cannot be read: {exc}.") from None
-    start_screen = raw.get("start_screen")
-    if start_screen is not None and start_screen not in START_SCREENS:
-        from crm_tui.store.errors import UsageError
 
+    def text(key: str) -> str | None:
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"The config file {path}: {key} must be text in quotes, "
+                             f"not {value!r}.")
+        return value
+
+    start_screen = text("start_screen")
+    if start_screen is not None and start_screen not in START_SCREENS:
         raise UsageError(
             f"The config file {path}: start_screen must be one of {', '.join(START_SCREENS)}, "
             f"not {start_screen!r}."
         )
+    keymap = raw.get("keymap", {})
+    if not isinstance(keymap, dict) or not all(
+        isinstance(key, str) and isinstance(keys, str) for key, keys in keymap.items()
+    ):
+        raise UsageError(f"The config file {path}: keymap must be a table of binding = \"keys\" "
+                         "lines, such as claim = \"c\".")
     return Settings(
-        database=raw.get("database"),
-        keymap=dict(raw.get("keymap", {})),
-        theme=raw.get("theme"),
+        database=text("database"),
+        keymap=dict(keymap),
+        theme=text("theme"),
         start_screen=start_screen,
     )
 
@@ -101,13 +121,115 @@ def resolve_database(cli_value: str | None = None, settings: Settings | None = N
     return default_database()
 
 
+INITIAL_USER_NAMESPACE = 0xEFFFFFFD
+"""The inode of the initial user namespace's ``/proc/*/ns/user`` (a constant of Linux)."""
+PROC_SUPER_MAGIC = 0x9FA0
+
+
+@dataclass
+class UserNamespace:
+    """What this process knows of its user namespace (``read_user_namespace``)."""
+
+    initial: bool
+    """Whether it is the host's own (initial) namespace, where uids are what they seem."""
+    uid_map: str | None
+    """``/proc/self/uid_map`` when it could be read from procfs itself, else None."""
+
+
+def read_user_namespace() -> UserNamespace:
+    """The seam tests replace: this process's user namespace, from ``/proc``.
+
+    Without ``/proc/self/ns/user`` (not Linux) there are no user namespaces. The map is
+    believed only from procfs itself: a file bind-mounted over it in a mount namespace is
+    not procfs.
+    """
+    try:
+        inode = os.stat("/proc/self/ns/user").st_ino
+    except OSError:
+        return UserNamespace(initial=True, uid_map=None)
+    if inode == INITIAL_USER_NAMESPACE:
+        return UserNamespace(initial=True, uid_map=None)
+    try:
+        fd = os.open("/proc/self/uid_map", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return UserNamespace(initial=False, uid_map=None)
+    try:
+        if _filesystem_type(fd) not in (None, PROC_SUPER_MAGIC):
+            return UserNamespace(initial=False, uid_map=None)
+        return UserNamespace(initial=False, uid_map=os.read(fd, 65536).decode("ascii", "replace"))
+    finally:
+        os.close(fd)
+
+
+def _filesystem_type(fd: int) -> int | None:
+    """``fstatfs(fd).f_type`` through libc, or None where that cannot be asked."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        buffer = ctypes.create_string_buffer(256)  # struct statfs is 120 bytes on 64-bit Linux
+        if libc.fstatfs(fd, buffer) != 0:
+            return None
+    except (OSError, AttributeError):
+        return None
+    return ctypes.c_long.from_buffer(buffer).value  # f_type is the first field, a long
+
+
+def map_uid_outside(uid: int, uid_map: str) -> int | None:
+    """``uid`` inside the namespace as the uid outside it, by the lines of ``uid_map``
+    (``inside outside count``); None when the map does not cover it or cannot be read."""
+    for line in uid_map.splitlines():
+        parts = line.split()
+        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+            return None
+        inside, outside, count = (int(part) for part in parts)
+        if inside <= uid < inside + count:
+            return outside + (uid - inside)
+    return None
+
+
+def os_uid(namespace: Callable[[], UserNamespace] | None = None,
+           owner_of: Callable[[str], int] | None = None) -> int:
+    """The uid of the person running crm, as the host knows them.
+
+    In the initial user namespace that is ``os.getuid()``. Inside another one the uid is
+    mapped back through ``uid_map``; the account found is believed only when its home
+    directory, seen from here, belongs to this process's uid — a nested namespace or a forged
+    map names an account whose files are not ours, and they show as someone else's. Anything
+    else is refused (``RuleRefused``, exit 3): crm does not guess who is acting.
+    """
+    from crm_tui.store.errors import RuleRefused
+
+    view = (namespace or read_user_namespace)()
+    uid = os.getuid()
+    if view.initial:
+        return uid
+    refusal = RuleRefused(
+        "identity",
+        "crm is running inside a user namespace (such as `unshare -r`) where the account "
+        "behind it cannot be proven; run crm as yourself, outside the namespace.",
+    )
+    outside = map_uid_outside(uid, view.uid_map) if view.uid_map is not None else None
+    if outside is None:
+        raise refusal
+    try:
+        home = pwd.getpwuid(outside).pw_dir
+        home_owner = (owner_of or (lambda path: os.stat(path).st_uid))(home)
+    except (KeyError, OSError):
+        raise refusal from None
+    if home_owner != uid:
+        raise refusal
+    return outside
+
+
 def os_login() -> str:
     """The operating-system account running this process (not an environment variable)."""
-    return pwd.getpwuid(os.getuid()).pw_name
+    return pwd.getpwuid(os_uid()).pw_name
 
 
 def os_full_name() -> str:
-    gecos = pwd.getpwuid(os.getuid()).pw_gecos.split(",")[0].strip()
+    gecos = pwd.getpwuid(os_uid()).pw_gecos.split(",")[0].strip()
     return gecos or os_login()
 
 

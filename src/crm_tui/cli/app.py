@@ -111,7 +111,100 @@ def user_errors() -> Iterator[None]:
         import logging
 
         logging.getLogger("crm").debug("unexpected error", exc_info=True)
+        known = known_failure(exc)
+        if known is not None:
+            raise fail(f"crm: {known[0]}", known[1]) from None
         raise fail(f"crm: unexpected error: {type(exc).__name__}: {exc}", EXIT_ERROR) from None
+
+
+def known_failure(exc: BaseException) -> tuple[str, int] | None:
+    """One sentence and an exit code for failures that are the input's or the file's, not a
+    bug: a number or date beyond what can be stored, a file that is not a database, a value the
+    database refused. Never the SQL statement nor a link (DESIGN §7)."""
+    if isinstance(exc, OverflowError):
+        return f"a number or date is out of range ({exc}).", EXIT_USAGE
+    if isinstance(exc, OSError) and exc.errno is not None:
+        import errno
+
+        where = f" {exc.filename!r}" if exc.filename else ""
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.ENAMETOOLONG:
+            return f"the file name{where} is too long.", EXIT_USAGE
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return f"there is no file{where} ({reason}).", EXIT_NOT_FOUND
+        return f"the file{where} cannot be used: {reason}.", EXIT_USAGE
+    import sqlite3
+
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.DBAPIError | sqlite3.DatabaseError):
+        original = exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else exc
+        first = (str(original).strip().splitlines() or [type(original).__name__])[0].rstrip(".")
+        if isinstance(exc, sa_exc.DataError):
+            return f"the database refused a value: {first}.", EXIT_USAGE
+        if isinstance(exc, sa_exc.IntegrityError):
+            return f"the database refused the change: {first}.", EXIT_REFUSED
+        lowered = first.lower()
+        if "not a database" in lowered or "malformed" in lowered or "no such table" in lowered:
+            return (f"the database file is damaged or not a crm database ({first}); "
+                    "check --db, or restore it from a backup."), EXIT_USAGE
+        if "unable to open database" in lowered or "readonly database" in lowered:
+            return (f"the database cannot be opened ({first}): SQLite writes beside the file, in "
+                    "its -wal and -shm files, even to read; check that you may write the file "
+                    "and its folder."), EXIT_USAGE
+        return f"the database reported: {first}.", EXIT_USAGE
+    return None
+
+
+MAX_ID = 2**31 - 1
+"""The largest id any record can have (ids are 32-bit integers on PostgreSQL)."""
+MAX_LIMIT = 1_000_000
+MAX_DAYS = 36_500
+MAX_DEMO = 10_000_000
+
+_ID_PARAMETERS = {"customer": "customer", "customers": "customer", "deal": "deal",
+                  "contact": "contact", "into": "customer", "other": "customer"}
+"""Command parameters that take ids (or names), by their Python name: the noun for a sentence."""
+_BOUNDS = {"limit": ("--limit", 1, MAX_LIMIT), "days": ("--days", 0, MAX_DAYS),
+           "demo": ("--demo", 0, MAX_DEMO)}
+"""Numeric options by their Python name: (option, least, most)."""
+
+
+def check_bounds(params: dict[str, Any]) -> None:
+    """Refuse numbers no record or query can have, before the store sees them.
+
+    An id beyond ``MAX_ID`` names nothing (exit 4, as any missing record); a limit, a number of
+    days or of demo customers beyond its bound is a usage error (exit 2). Without this a huge
+    number reached the database driver and ended as an unexpected error (issue 22, item 10).
+    """
+    from crm_tui.store.errors import NotFound, UsageError
+
+    for name, value in params.items():
+        noun = _ID_PARAMETERS.get(name)
+        if noun is not None:
+            for ref in value if isinstance(value, list | tuple) else [value]:
+                number = _as_id(ref)
+                if number is not None and not 0 < number <= MAX_ID:
+                    raise NotFound(f"There is no {noun} {number}.")
+        bound = _BOUNDS.get(name)
+        if bound is not None and isinstance(value, int) and not isinstance(value, bool):
+            option, least, most = bound
+            if not least <= value <= most:
+                raise UsageError(f"{option} must be between {least:,} and {most:,}, "
+                                 f"not {value:,}.")
+
+
+def _as_id(ref: object) -> int | None:
+    """``ref`` as an id when it is one (an int, or digits with an optional ``#``), else None."""
+    if isinstance(ref, bool):
+        return None
+    if isinstance(ref, int):
+        return ref
+    if isinstance(ref, str):
+        digits = ref.strip().lstrip("#")
+        if digits.isdecimal() and digits.isascii():
+            return int(digits)
+    return None
 
 
 def run(ctx: typer.Context, action: Callable[[Context], T]) -> T:
@@ -119,6 +212,7 @@ def run(ctx: typer.Context, action: Callable[[Context], T]) -> T:
     context = state(ctx)
     with user_errors():
         try:
+            check_bounds(ctx.params)
             return action(context)
         finally:
             context.close()
@@ -163,7 +257,15 @@ def main_callback(
 
 
 # Command modules register themselves on the apps above.
-from crm_tui.cli.commands import core, deals, editing, files, sea, stats  # noqa: E402,F401
+from crm_tui.cli.commands import (  # noqa: E402,F401
+    core,
+    deals,
+    duplicates,
+    editing,
+    files,
+    sea,
+    stats,
+)
 
 
 def main() -> None:

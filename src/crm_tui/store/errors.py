@@ -95,3 +95,10 @@ class DatabaseUnavailable(CrmError):
     """The database cannot be reached or opened."""
 
     exit_code = 1
+
+
+class DatabaseBusy(CrmError):
+    """PostgreSQL: a lock another session held, or a statement that ran too long, stopped the
+    command (the session's lock or statement timeout); nothing of it was written."""
+
+    exit_code = 1

@@ -56,6 +56,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Bytes that were not UTF-8 reach Python as lone surrogates (surrogateescape); no database
 # can store them, so they are refused like control characters.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Invisible characters that make one word look like another or reorder the line on screen
+# (zero-width, bidirectional controls); refused in values that are shown as chosen labels.
+_FORMAT = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def text(field: str, value: object, *, required: bool = False, limit: int | None = None,
@@ -173,12 +176,24 @@ def login(value: object) -> str:
     return raw
 
 
+_AMOUNT = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?")
+"""An amount as written: ASCII digits, commas only between groups of three, a decimal point."""
+
+
 def amount(value: object, field: str = "amount") -> Decimal:
-    """A non-negative money amount with at most two decimals."""
+    """A non-negative money amount with at most two decimals.
+
+    Thousands separators are accepted only where they separate thousands (``1,234.50``), so
+    ``1,2,3`` is refused rather than read as 123; digits are ASCII (full-width ones become
+    ASCII), so Arabic-Indic ``١٢٣`` is refused rather than read as 123.
+    """
     raw = text(field, value, required=True, limit=20)
     assert raw is not None
+    written = unicodedata.normalize("NFKC", raw).replace("¥", "").replace("$", "").strip()
+    if not _AMOUNT.fullmatch(written):
+        raise ValidationError(field, f"{raw!r} is not an amount (such as 1234.50 or 1,234.50)")
     try:
-        result = Decimal(raw.replace(",", "").replace("¥", "").replace("$", ""))
+        result = Decimal(written.replace(",", ""))
     except InvalidOperation:
         raise ValidationError(field, f"{raw!r} is not an amount") from None
     if not result.is_finite():
@@ -190,6 +205,36 @@ def amount(value: object, field: str = "amount") -> Decimal:
     if result != result.quantize(Decimal("0.01")):
         raise ValidationError(field, "has more than two decimals")
     return result.quantize(Decimal("0.01"))
+
+
+def whole_number(field: str, value: object, *, least: int = 0, most: int = 1_000_000) -> int:
+    """A whole number written in ASCII digits (``int()`` would also take ``١٢٣`` and ``1_0``),
+    between ``least`` and ``most``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raw = str(value).strip()
+        if not re.fullmatch(r"[+-]?[0-9]{1,18}", raw):
+            raise ValidationError(field, f"must be a whole number, not {raw[:40]!r}")
+        number = int(raw)
+    if number < least:
+        raise ValidationError(field, "must not be negative" if least == 0
+                              else f"must be at least {least}")
+    if number > most:
+        raise ValidationError(field, f"must be at most {most}")
+    return number
+
+
+EARLIEST = date(1900, 1, 1)
+LATEST = date(9998, 12, 31)
+"""The dates a user may give: far enough from the calendar's ends that time zones and the
+day arithmetic of reminders and recycling cannot overflow."""
+
+
+def _in_range(field: str, raw: object, day: date) -> None:
+    if not EARLIEST <= day <= LATEST:
+        raise ValidationError(field, f"{raw!s:.40} is out of range: use a date between "
+                              f"{EARLIEST.isoformat()} and {LATEST.isoformat()}")
 
 
 def parse_date(field: str, value: object, today: date | None = None) -> date | None:
@@ -207,14 +252,16 @@ def parse_date(field: str, value: object, today: date | None = None) -> date | N
         return base
     if lowered == "tomorrow":
         return base + timedelta(days=1)
-    match = re.fullmatch(r"\+(\d{1,4})([dw])", lowered)
+    match = re.fullmatch(r"\+([0-9]{1,4})([dw])", lowered)
     if match:
         count = int(match.group(1))
         return base + timedelta(days=count * (7 if match.group(2) == "w" else 1))
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise ValidationError(field, f"{raw!r} is not a date (use YYYY-MM-DD or +3d)") from None
+    _in_range(field, raw, day)
+    return day
 
 
 def parse_datetime(field: str, value: object) -> datetime | None:
@@ -231,12 +278,30 @@ def parse_datetime(field: str, value: object) -> datetime | None:
             raise ValidationError(
                 field, f"{raw!r} is not a date and time (use YYYY-MM-DD HH:MM)"
             ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.astimezone()
-    return parsed.astimezone(UTC)
+    _in_range(field, value, parsed.date())
+    try:
+        if parsed.tzinfo is None:
+            parsed = parsed.astimezone()
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError, OSError):  # beyond what the platform's clock can convert
+        raise ValidationError(field, f"{value!s:.40} is out of range") from None
 
 
 _KEY_STRIP = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def label(field: str, value: object, *, limit: int = 100) -> str:
+    """A short single-line label a rule offers as a choice (a release reason): visible text
+    only, no control or invisible formatting characters, at most ``limit`` characters."""
+    raw = value if isinstance(value, str) else str(value)
+    if "\n" in raw or "\r" in raw:
+        raise ValidationError(field, "must be one line")
+    cleaned = text(field, raw, required=True, limit=limit)
+    assert cleaned is not None
+    bad = _FORMAT.search(cleaned)
+    if bad:
+        raise ValidationError(field, f"contains the invisible character U+{ord(bad.group()):04X}")
+    return cleaned
 
 
 def name_key(name: str) -> str:

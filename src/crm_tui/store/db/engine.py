@@ -5,7 +5,9 @@ us — ``BEGIN IMMEDIATE`` for writes (a deferred read that upgrades to a write 
 SQLITE_BUSY, ignoring the timeout), plain ``BEGIN`` for reads. WAL is switched on once, when the
 database is created (``enable_wal``), because setting it on every connect can itself fail.
 PostgreSQL: psycopg 3 with a small pool whose idle connections are pinged before use, so a
-restarted server is reconnected to.
+restarted server is reconnected to; every session carries a lock timeout and a statement timeout
+(``LOCK_TIMEOUT_MS``, ``STATEMENT_TIMEOUT_MS``), so one session holding a lock cannot freeze
+everyone else's commands.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ from sqlalchemy.exc import DisconnectionError
 from crm_tui.store.errors import NotFound, UsageError
 
 BUSY_TIMEOUT_MS = 30_000
+LOCK_TIMEOUT_MS = 5_000
+"""PostgreSQL: how long a statement waits for a lock another session holds (a colleague's open
+transaction, or a ``LOCK TABLE`` at a psql prompt) before the command fails with a sentence."""
+STATEMENT_TIMEOUT_MS = 300_000
+"""PostgreSQL: the longest any one statement of the app may run."""
 PING_AFTER_IDLE_SECONDS = 30.0
 _IDLE_SINCE = "crm_idle_since"
 WRITE_OPTION = "crm_write"
@@ -65,12 +72,15 @@ def describe_url(url: str) -> str:
     return f"{host}/{sa_url.database}"
 
 
-def make_engine(url: str, *, pool_size: int = 5, create: bool = False) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 5, create: bool = False, timeouts: bool = True
+) -> Engine:
     """Create the engine for ``url`` with the per-backend settings this module's docstring gives.
 
     A SQLite file that does not exist is made only with ``create`` (``crm init``): anywhere else a
     mistyped ``--db`` must not leave a directory and an empty database behind (SQLite would
-    create the file on the first connect).
+    create the file on the first connect). ``timeouts=False`` leaves PostgreSQL's statement and
+    lock timeouts off (migrations of a big book may run long).
     """
     sa_url = normalise_url(url)
     if sa_url.startswith("sqlite"):
@@ -85,8 +95,17 @@ def make_engine(url: str, *, pool_size: int = 5, create: bool = False) -> Engine
         engine = create_engine(sa_url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
+    connect_args: dict[str, Any] = {}
+    if timeouts:
+        # Sent with the connection's start-up packet: no round trip (issue 22).
+        given = make_url(sa_url).query.get("options") or ""
+        connect_args["options"] = " ".join(filter(None, [
+            given if isinstance(given, str) else " ".join(given),
+            f"-c lock_timeout={LOCK_TIMEOUT_MS}", f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        ]))
     try:
-        engine = create_engine(sa_url, pool_size=pool_size, max_overflow=10, pool_recycle=1800)
+        engine = create_engine(sa_url, pool_size=pool_size, max_overflow=10, pool_recycle=1800,
+                               connect_args=connect_args)
     except ModuleNotFoundError as exc:
         raise UsageError(
             "PostgreSQL support is not installed: pip install 'crm-tui[postgres]'."

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from crm_tui.store.clock import Clock
 from crm_tui.store.db.engine import WRITE_OPTION, describe_url, make_engine
 from crm_tui.store.db.notify import ChangeNotifier
-from crm_tui.store.errors import DatabaseUnavailable, SchemaOutOfDate
+from crm_tui.store.errors import DatabaseBusy, DatabaseUnavailable, SchemaOutOfDate
 from crm_tui.store.schema.version import SCHEMA_HEAD
 
 if TYPE_CHECKING:
@@ -25,6 +25,27 @@ _CHANGED_KEY = "crm_changed"
 """``conn.info`` key of the customer ids a ``write()`` will announce after its commit."""
 _EVERYTHING = -1
 """Stands for "too many customers to name" among those ids."""
+
+
+def _busy(exc: OperationalError, label: str) -> DatabaseBusy | None:
+    """The sentence for PostgreSQL's lock timeout (55P03) or statement timeout (57014)."""
+    from crm_tui.store.db.engine import LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS
+
+    state = getattr(exc.orig, "sqlstate", None)
+    if state == "55P03":
+        return DatabaseBusy(
+            f"The database {label} is busy: another session has held a lock this command needs "
+            f"for over {LOCK_TIMEOUT_MS // 1000} seconds (an unfinished transaction, perhaps at "
+            "a psql prompt), so nothing was done; try again, or ask the database administrator "
+            "to end that session."
+        )
+    if state == "57014" and "statement timeout" in str(exc.orig):
+        return DatabaseBusy(
+            f"The database {label} did not finish this command within "
+            f"{STATEMENT_TIMEOUT_MS // 1000} seconds, so it was stopped and nothing was done; "
+            "try again when the database is less busy."
+        )
+    return None
 
 
 class Session:
@@ -91,7 +112,10 @@ class Session:
         else:
             pending.extend(customer_ids)
 
-    def _unavailable(self, exc: OperationalError) -> DatabaseUnavailable:
+    def _unavailable(self, exc: OperationalError) -> DatabaseUnavailable | DatabaseBusy:
+        busy = _busy(exc, self.label)
+        if busy is not None:
+            return busy
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         return DatabaseUnavailable(f"The database {self.label} cannot be used: {reason}.")
 

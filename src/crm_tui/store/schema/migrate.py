@@ -84,7 +84,7 @@ def upgrade(
     from alembic import command
 
     if engine is None:
-        own = make_engine(url or "", create=create)
+        own = make_engine(url or "", create=create, timeouts=False)
         try:
             return upgrade(engine=own)
         finally:
@@ -92,5 +92,11 @@ def upgrade(
     enable_wal(engine)
     with engine.connect() as conn:
         command.upgrade(_config(conn), "head")
+        if conn.dialect.name == "postgresql":
+            # A database whose crm init installed older grants and policies gets this version's
+            # (issue 22); the table owner only, as for the migrations themselves.
+            from crm_tui.store.security.row_level import install_security_if_changed
+
+            install_security_if_changed(conn)
         conn.commit()
     return status(engine=engine)

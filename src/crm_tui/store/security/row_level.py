@@ -9,9 +9,9 @@ rep who connects with ``psql`` sees what the app would show and no more:
 - contacts, follow-ups, deals and tags of a customer are visible when the customer is; history
   (``ownership_event``, ``audit_event``) when its customer is, or when the rep took part in it;
 - a rep writes only rows they may see, before and after the change: claim (pool to self) and
-  release (own to pool) pass, taking or giving away another rep's customer does not;
-- reps are added and changed by admins only; rules (settings) by managers and admins;
-  history is append-only for reps.
+  release (own to pool) pass, taking or giving away another rep's customer does not; what a
+  rep may write, and how history stays append-only and names its writer, is ``policies.py``;
+- reps are added and changed by admins only; rules (settings) by managers and admins.
 
 The rep is ``current_user``: the role the connection logged in as (peer or password
 authentication identifies it), the same identity ``config.acting_login`` uses.
@@ -29,7 +29,8 @@ The open-sea rules (caps, daily limits, cooldowns) stay the app's to enforce: a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -38,14 +39,20 @@ from sqlalchemy.exc import DBAPIError
 from crm_tui.store.customers.duplicates import DUPLICATE_OWNERS_PARAMETERS, duplicate_owners_body
 from crm_tui.store.db.base import StoreBase
 from crm_tui.store.errors import PermissionDenied
+from crm_tui.store.security.policies import (
+    GROUP_ROLE,
+    RLS_TABLES,
+    TABLE_GRANTS,
+    customer_guard,
+    policies,
+    table_grants,
+)
 
-GROUP_ROLE = "crm_users"
+__all__ = ["GROUP_ROLE", "RLS_TABLES", "TABLE_GRANTS", "SecurityOps", "install_security",
+           "install_security_if_changed"]
 
-# Tables under row-level security, and tables reps may only read and append to.
-RLS_TABLES = ("customer", "contact", "follow_up", "deal", "customer_tag", "ownership_event",
-              "audit_event", "rep", "setting")
-APPEND_ONLY_TABLES = ("ownership_event", "audit_event")
-CUSTOMER_CHILD_TABLES = ("contact", "follow_up", "deal", "customer_tag")
+SECURITY_MARK = "crm-tui security "
+"""The comment on ``crm_rep_id()`` that says which version of all this a database holds."""
 
 
 def _helper_functions(s: str) -> list[str]:
@@ -112,83 +119,6 @@ DEFINER_SIGNATURES = (
     "crm_duplicate_owners(text, text, text, integer)",
     "crm_search_ids(text)",
 )
-
-
-def _policies(s: str) -> list[str]:
-    """``CREATE POLICY`` statements; every name starts with ``crm_`` (they are replaced whole)."""
-    me = f"(SELECT {s}.crm_rep_id())"
-    admin = f"(SELECT {s}.crm_is_admin())"
-    manager = f"(SELECT {s}.crm_is_manager())"
-    owners = f"(SELECT {s}.crm_visible_owner_ids())::integer[]"
-
-    def sees_owner(column: str) -> str:
-        return f"({me} IS NOT NULL AND ({column} IS NULL OR {admin} OR {column} = ANY ({owners})))"
-
-    def sees_customer(table: str, column: str) -> str:
-        # The subquery is itself filtered by customer's policies: visible iff the customer is.
-        return f"EXISTS (SELECT 1 FROM {s}.customer c WHERE c.id = {table}.{column})"
-
-    to = f"TO {GROUP_ROLE}"
-    visible = sees_owner("owner_id")
-    out = [
-        f"CREATE POLICY crm_customer_read ON {s}.customer FOR SELECT {to} USING {visible}",
-        f"CREATE POLICY crm_customer_add ON {s}.customer FOR INSERT {to} WITH CHECK {visible}",
-        f"CREATE POLICY crm_customer_change ON {s}.customer FOR UPDATE {to} "
-        f"USING {visible} WITH CHECK {visible}",
-        f"CREATE POLICY crm_customer_remove ON {s}.customer FOR DELETE {to} "
-        f"USING ({admin} OR (owner_id IS NOT NULL AND {visible}))",
-    ]
-    for table in CUSTOMER_CHILD_TABLES:
-        rule = sees_customer(table, "customer_id")
-        out.append(f"CREATE POLICY crm_{table}_rows ON {s}.{table} FOR ALL {to} "
-                   f"USING ({rule}) WITH CHECK ({rule})")
-    took_part = (f"{me} IN (ownership_event.actor_id, ownership_event.from_rep_id, "
-                 f"ownership_event.to_rep_id)")
-    out += [
-        f"CREATE POLICY crm_ownership_event_read ON {s}.ownership_event FOR SELECT {to} "
-        f"USING ({sees_customer('ownership_event', 'customer_id')} OR {took_part})",
-        f"CREATE POLICY crm_ownership_event_add ON {s}.ownership_event FOR INSERT {to} "
-        f"WITH CHECK ({me} IS NOT NULL)",
-    ]
-    entity = "audit_event.entity_id"
-    audit_visible = (
-        f"audit_event.actor_id = {me} "
-        f"OR (audit_event.entity = 'customer' AND EXISTS "
-        f"(SELECT 1 FROM {s}.customer x WHERE x.id = {entity})) "
-        f"OR (audit_event.entity = 'contact' AND EXISTS "
-        f"(SELECT 1 FROM {s}.contact x WHERE x.id = {entity})) "
-        f"OR (audit_event.entity = 'deal' AND EXISTS "
-        f"(SELECT 1 FROM {s}.deal x WHERE x.id = {entity})) "
-        f"OR (audit_event.entity = 'follow_up' AND EXISTS "
-        f"(SELECT 1 FROM {s}.follow_up x WHERE x.id = {entity})) "
-        f"OR ({me} IS NOT NULL AND audit_event.entity NOT IN "
-        f"('customer', 'contact', 'deal', 'follow_up'))"
-    )
-    out += [
-        f"CREATE POLICY crm_audit_event_read ON {s}.audit_event FOR SELECT {to} "
-        f"USING ({audit_visible})",
-        f"CREATE POLICY crm_audit_event_add ON {s}.audit_event FOR INSERT {to} "
-        f"WITH CHECK ({me} IS NOT NULL)",
-    ]
-    # Rep logins are not secret. Changing reps is an admin's; the UPDATE policy's USING also
-    # admits the rows a rep may lock (SELECT ... FOR UPDATE serialises their own claims).
-    out += [
-        f"CREATE POLICY crm_rep_read ON {s}.rep FOR SELECT {to} USING (true)",
-        f"CREATE POLICY crm_rep_add ON {s}.rep FOR INSERT {to} WITH CHECK ({admin})",
-        f"CREATE POLICY crm_rep_change ON {s}.rep FOR UPDATE {to} "
-        f"USING ({admin} OR rep.id = ANY ({owners})) WITH CHECK ({admin})",
-        f"CREATE POLICY crm_rep_remove ON {s}.rep FOR DELETE {to} USING ({admin})",
-    ]
-    # Rules are a manager's; the app's own bookkeeping (``state.*`` keys) anyone's.
-    setting_write = f"({me} IS NOT NULL AND (left(setting.key, 6) = 'state.' OR {manager}))"
-    out += [
-        f"CREATE POLICY crm_setting_read ON {s}.setting FOR SELECT {to} USING (true)",
-        f"CREATE POLICY crm_setting_add ON {s}.setting FOR INSERT {to} WITH CHECK {setting_write}",
-        f"CREATE POLICY crm_setting_change ON {s}.setting FOR UPDATE {to} "
-        f"USING {setting_write} WITH CHECK {setting_write}",
-        f"CREATE POLICY crm_setting_remove ON {s}.setting FOR DELETE {to} USING {setting_write}",
-    ]
-    return out
 
 
 class SecurityOps(StoreBase):
@@ -261,124 +191,171 @@ class SecurityOps(StoreBase):
     def after_init(self) -> None:
         """Create ``crm_users``, grant it what the app needs, and (re)write the policies.
 
-        Idempotent: run by every ``crm init``. Only the owner of the tables (who ran the first
-        ``crm init``) or a superuser can do it; anyone else's ``crm init`` leaves it as it is.
+        Idempotent: run by every ``crm init`` (``crm db upgrade`` runs it too when this version
+        of crm brings other rules, ``install_security_if_changed``). Only the owner of the
+        tables (who ran the first ``crm init``) or a superuser can do it; anyone else's
+        ``crm init`` leaves it as it is.
         """
         super().after_init()
         if self.is_sqlite:
             return
         self.__dict__.pop("_rls_applies", None)
         with self.write() as conn:
-            me = conn.execute(text(
-                "SELECT current_user AS login, r.rolsuper, r.rolcreaterole, current_schema() AS s,"
-                " pg_has_role(current_user, c.relowner, 'USAGE') AS owns"
-                " FROM pg_roles r, pg_class c"
-                " WHERE r.rolname = current_user AND c.oid = to_regclass('customer')"
-            )).one()
-            if not (me.rolsuper or me.owns):
-                self._note(f"The PostgreSQL roles and row-level security were left as they are: "
-                           f"only the owner of the tables or a superuser can set them up, not "
-                           f"{me.login}.")
-                return
-            quote = conn.dialect.identifier_preparer.quote_identifier
-            schema = quote(me.s)
-            self._ensure_group(conn, me)
-            group = quote(GROUP_ROLE)
-            statements = [
-                f"GRANT USAGE ON SCHEMA {schema} TO {group}",
-                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {group}",
-                f"REVOKE UPDATE, DELETE ON {', '.join(f'{schema}.{t}' for t in APPEND_ONLY_TABLES)}"
-                f" FROM {group}",
-                f"REVOKE INSERT, UPDATE, DELETE ON {schema}.alembic_version FROM {group}",
-                f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {group}",
-                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} "
-                f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {group}",
-                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} "
-                f"GRANT USAGE, SELECT ON SEQUENCES TO {group}",
-                *_helper_functions(schema),
-                *_definer_functions(schema, me.s),
-            ]
-            for signature in DEFINER_SIGNATURES:
-                statements += [
-                    f"REVOKE ALL ON FUNCTION {schema}.{signature} FROM PUBLIC",
-                    f"GRANT EXECUTE ON FUNCTION {schema}.{signature} TO {group}",
-                ]
-            statements += [f"ALTER TABLE {schema}.{t} ENABLE ROW LEVEL SECURITY" for t in RLS_TABLES]
-            for table, policy in conn.execute(text(
-                "SELECT tablename, policyname FROM pg_policies "
-                "WHERE schemaname = current_schema() AND left(policyname, 4) = 'crm_'"
-            )).all():
-                statements.append(f"DROP POLICY {quote(policy)} ON {schema}.{quote(table)}")
-            statements += _policies(schema)
-            for statement in statements:
-                conn.exec_driver_sql(statement)
-            for (login,) in conn.execute(text("SELECT login FROM rep WHERE active ORDER BY id")):
-                self._provision_login(conn, login)
-
-    def _ensure_group(self, conn: Connection, me: Any) -> None:
-        exists = conn.execute(
-            text("SELECT 1 FROM pg_roles WHERE rolname = :g"), {"g": GROUP_ROLE}
-        ).first()
-        if exists:
-            return
-        if not (me.rolsuper or me.rolcreaterole):
-            raise PermissionDenied(
-                f"crm init cannot create the PostgreSQL role {GROUP_ROLE}: {me.login} lacks "
-                f"CREATEROLE; ask a superuser to run `CREATE ROLE {GROUP_ROLE} NOLOGIN`, then run "
-                "`crm init` again."
-            )
-        try:
-            with conn.begin_nested():
-                conn.exec_driver_sql(f"CREATE ROLE {GROUP_ROLE} NOLOGIN")
-        except DBAPIError:
-            # Another crm init created it at the same moment (roles are cluster-wide).
-            if not conn.execute(
-                text("SELECT 1 FROM pg_roles WHERE rolname = :g"), {"g": GROUP_ROLE}
-            ).first():
-                raise
+            install_security(conn, self._note)
 
     # --- crm reps add -------------------------------------------------------------------------
 
     def _after_rep_added(self, conn: Connection, login: str) -> None:
         super()._after_rep_added(conn, login)  # type: ignore[misc]  # RepOps's hook, after this mixin in Store's MRO
         if not self.is_sqlite:
-            self._provision_login(conn, login)
+            _provision_login(conn, login, self._note)
 
-    def _provision_login(self, conn: Connection, login: str) -> None:
-        """Make ``login`` a PostgreSQL login role in ``crm_users``, where the caller may.
 
-        Never fails the surrounding change: what could not be done becomes a note saying what a
-        database administrator should run instead.
-        """
-        state = conn.execute(text(
-            "SELECT current_user AS me, r.rolsuper, r.rolcreaterole,"
-            " EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :group) AS has_group,"
-            " EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :login) AS has_login"
-            " FROM pg_roles r WHERE r.rolname = current_user"
-        ), {"group": GROUP_ROLE, "login": login}).one()
-        if not state.has_group:
-            return  # before the first after_init; it provisions every rep when it runs
-        quoted = conn.dialect.identifier_preparer.quote_identifier(login)
-        if not state.has_login:
-            if not (state.rolsuper or state.rolcreaterole):
-                self._note(
-                    f"The PostgreSQL role {login} does not exist and {state.me} may not create "
-                    f"it: a database administrator can run `CREATE ROLE {quoted} LOGIN IN ROLE "
-                    f"{GROUP_ROLE}`."
-                )
-                return
-            statement = f"CREATE ROLE {quoted} LOGIN IN ROLE {GROUP_ROLE}"
-        else:
-            member = conn.execute(
-                text("SELECT pg_has_role(:login, :group, 'MEMBER')"),
-                {"login": login, "group": GROUP_ROLE},
-            ).scalar()
-            if member:
-                return
-            statement = f"GRANT {GROUP_ROLE} TO {quoted}"
-        try:
-            with conn.begin_nested():
-                conn.exec_driver_sql(statement)
-        except DBAPIError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            self._note(f"Could not run `{statement}` ({reason}); a database administrator can.")
+Note = Callable[[str], None]
+
+
+def _statements(conn: Connection, schema_name: str) -> list[str]:
+    """Everything ``install_security`` runs but the policies it drops first, in order."""
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    schema, group = quote(schema_name), quote(GROUP_ROLE)
+    existing = set(conn.execute(
+        text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    ).scalars())
+    statements = [
+        f"GRANT USAGE ON SCHEMA {schema} TO {group}",
+        *table_grants(schema, group, existing),
+        *_helper_functions(schema),
+        *_definer_functions(schema, schema_name),
+    ]
+    for signature in DEFINER_SIGNATURES:
+        statements += [
+            f"REVOKE ALL ON FUNCTION {schema}.{signature} FROM PUBLIC",
+            f"GRANT EXECUTE ON FUNCTION {schema}.{signature} TO {group}",
+        ]
+    statements += customer_guard(schema)
+    statements += [f"ALTER TABLE {schema}.{t} ENABLE ROW LEVEL SECURITY"
+                   for t in RLS_TABLES if t in existing]
+    statements += policies(schema)
+    return statements
+
+
+def _mark(statements: list[str]) -> str:
+    return SECURITY_MARK + hashlib.sha256("\n".join(statements).encode()).hexdigest()[:16]
+
+
+def install_security(conn: Connection, note: Note) -> bool:
+    """Create ``crm_users`` and install its grants, functions, guard and policies; provision a
+    login role for every active rep. False (with a note) when the caller may not."""
+    me = conn.execute(text(
+        "SELECT current_user AS login, r.rolsuper, r.rolcreaterole, current_schema() AS s,"
+        " pg_has_role(current_user, c.relowner, 'USAGE') AS owns"
+        " FROM pg_roles r, pg_class c"
+        " WHERE r.rolname = current_user AND c.oid = to_regclass('customer')"
+    )).one()
+    if not (me.rolsuper or me.owns):
+        note(f"The PostgreSQL roles and row-level security were left as they are: only the "
+             f"owner of the tables or a superuser can set them up, not {me.login}.")
+        return False
+    _ensure_group(conn, me)
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    schema = quote(me.s)
+    statements = _statements(conn, me.s)
+    drops = [
+        f"DROP POLICY {quote(policy)} ON {schema}.{quote(table)}"
+        for table, policy in conn.execute(text(
+            "SELECT tablename, policyname FROM pg_policies "
+            "WHERE schemaname = current_schema() AND left(policyname, 4) = 'crm_'"
+        )).all()
+    ]
+    for statement in [*drops, *statements]:
+        conn.exec_driver_sql(statement)
+    mark = _mark(statements).replace("'", "''")
+    conn.exec_driver_sql(f"COMMENT ON FUNCTION {schema}.crm_rep_id() IS '{mark}'")
+    for (login,) in conn.execute(text("SELECT login FROM rep WHERE active ORDER BY id")):
+        _provision_login(conn, login, note)
+    return True
+
+
+def install_security_if_changed(conn: Connection) -> bool:
+    """``crm db upgrade``'s step: install this version's security where ``crm init`` installed
+    an older one (its mark differs). Nothing where it never ran (it will) or on SQLite, and
+    nothing, silently, for a caller who does not own the tables. True when it installed."""
+    if conn.dialect.name != "postgresql":
+        return False
+    row = conn.execute(text(
+        "SELECT current_schema() AS s, obj_description(to_regprocedure('crm_rep_id()'), "
+        "'pg_proc') AS mark, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :g) AS has_group"
+    ), {"g": GROUP_ROLE}).one()
+    if not row.has_group or _no_tables(conn):
+        return False
+    if row.mark == _mark(_statements(conn, row.s)):
+        return False
+    return install_security(conn, lambda _message: None)
+
+
+def _no_tables(conn: Connection) -> bool:
+    """Whether this schema has no ``customer`` table yet (nothing to secure)."""
+    return conn.execute(text("SELECT to_regclass('customer') IS NULL")).scalar() is True
+
+
+def _ensure_group(conn: Connection, me: Any) -> None:
+    exists = conn.execute(
+        text("SELECT 1 FROM pg_roles WHERE rolname = :g"), {"g": GROUP_ROLE}
+    ).first()
+    if exists:
+        return
+    if not (me.rolsuper or me.rolcreaterole):
+        raise PermissionDenied(
+            f"crm init cannot create the PostgreSQL role {GROUP_ROLE}: {me.login} lacks "
+            f"CREATEROLE; ask a superuser to run `CREATE ROLE {GROUP_ROLE} NOLOGIN`, then run "
+            "`crm init` again."
+        )
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(f"CREATE ROLE {GROUP_ROLE} NOLOGIN")
+    except DBAPIError:
+        # Another crm init created it at the same moment (roles are cluster-wide).
+        if not conn.execute(
+            text("SELECT 1 FROM pg_roles WHERE rolname = :g"), {"g": GROUP_ROLE}
+        ).first():
+            raise
+
+
+def _provision_login(conn: Connection, login: str, note: Note) -> None:
+    """Make ``login`` a PostgreSQL login role in ``crm_users``, where the caller may.
+
+    Never fails the surrounding change: what could not be done becomes a note saying what a
+    database administrator should run instead.
+    """
+    state = conn.execute(text(
+        "SELECT current_user AS me, r.rolsuper, r.rolcreaterole,"
+        " EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :group) AS has_group,"
+        " EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :login) AS has_login"
+        " FROM pg_roles r WHERE r.rolname = current_user"
+    ), {"group": GROUP_ROLE, "login": login}).one()
+    if not state.has_group:
+        return  # before the first after_init; it provisions every rep when it runs
+    quoted = conn.dialect.identifier_preparer.quote_identifier(login)
+    if not state.has_login:
+        if not (state.rolsuper or state.rolcreaterole):
+            note(
+                f"The PostgreSQL role {login} does not exist and {state.me} may not create "
+                f"it: a database administrator can run `CREATE ROLE {quoted} LOGIN IN ROLE "
+                f"{GROUP_ROLE}`."
+            )
+            return
+        statement = f"CREATE ROLE {quoted} LOGIN IN ROLE {GROUP_ROLE}"
+    else:
+        member = conn.execute(
+            text("SELECT pg_has_role(:login, :group, 'MEMBER')"),
+            {"login": login, "group": GROUP_ROLE},
+        ).scalar()
+        if member:
+            return
+        statement = f"GRANT {GROUP_ROLE} TO {quoted}"
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(statement)
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        note(f"Could not run `{statement}` ({reason}); a database administrator can.")

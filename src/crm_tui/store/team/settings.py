@@ -58,6 +58,11 @@ STATE_PREFIX = "state."
 LAST_RECYCLE_KEY = "state.last_recycle_at"
 
 
+LIST_RULE_ITEMS = 50
+LIST_RULE_ITEM_LENGTH = 100
+"""A list rule (release reasons) is a pick-list: a few short, visible, one-line entries."""
+
+
 def parse_rule(key: str, raw: Any) -> Any:
     """Validate and convert a rule value given as text (``crm rules --set``) or as JSON data."""
     spec = RULES.get(key)
@@ -74,15 +79,9 @@ def parse_rule(key: str, raw: Any) -> Any:
             return False
         raise ValidationError(key, f"must be true or false, not {raw!r}")
     if spec.kind is int:
-        try:
-            value = int(str(raw).strip())
-        except ValueError:
-            raise ValidationError(key, f"must be a whole number, not {raw!r}") from None
-        if value < 0:
-            raise ValidationError(key, "must not be negative")
-        if value > 1_000_000:
-            raise ValidationError(key, "must be at most 1000000")
-        return value
+        from crm_tui.store.validate import whole_number
+
+        return whole_number(key, raw, least=0, most=1_000_000)
     if spec.kind is list:
         if isinstance(raw, list):
             items = [str(item).strip() for item in raw]
@@ -98,8 +97,14 @@ def parse_rule(key: str, raw: Any) -> Any:
         items = [item for item in items if item]
         if not items:
             raise ValidationError(key, "must list at least one entry")
-        return items
-    text = str(raw).strip()
+        if len(items) > LIST_RULE_ITEMS:
+            raise ValidationError(key, f"may list at most {LIST_RULE_ITEMS} entries")
+        from crm_tui.store.validate import label
+
+        return [label(key, item, limit=LIST_RULE_ITEM_LENGTH) for item in items]
+    from crm_tui.store.validate import label
+
+    text = label(key, raw, limit=LIST_RULE_ITEM_LENGTH)
     if key == "default_phone_region":
         import phonenumbers
 
