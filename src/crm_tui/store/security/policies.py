@@ -34,6 +34,8 @@ the app either: its sessions carry a lock and a statement timeout (``db/engine.p
 
 from __future__ import annotations
 
+import re
+
 GROUP_ROLE = "crm_users"
 
 TABLE_GRANTS: dict[str, str] = {
@@ -109,8 +111,15 @@ def customer_guard(s: str) -> list[str]:
     ]
 
 
-def policies(s: str) -> list[str]:
-    """``CREATE POLICY`` statements; every name starts with ``crm_`` (they are replaced whole)."""
+def policies(s: str, existing: set[str]) -> list[str]:
+    """``CREATE POLICY`` statements for the ``existing`` tables; every name starts with ``crm_``
+    (they are replaced whole)."""
+    on_table = re.compile(rf" ON {re.escape(s)}\.(\w+) FOR ")
+    return [statement for statement in _policies(s)
+            if (match := on_table.search(statement)) and match.group(1) in existing]
+
+
+def _policies(s: str) -> list[str]:
     me = f"(SELECT {s}.crm_rep_id())"
     admin = f"(SELECT {s}.crm_is_admin())"
     manager = f"(SELECT {s}.crm_is_manager())"

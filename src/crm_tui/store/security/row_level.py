@@ -235,7 +235,7 @@ def _statements(conn: Connection, schema_name: str) -> list[str]:
     statements += customer_guard(schema)
     statements += [f"ALTER TABLE {schema}.{t} ENABLE ROW LEVEL SECURITY"
                    for t in RLS_TABLES if t in existing]
-    statements += policies(schema)
+    statements += policies(schema, existing)
     return statements
 
 
