@@ -144,7 +144,7 @@ def test_bar_and_sparkline_text():
 @pilot_test
 async def test_rules_screen_validates_and_saves(team):
     store, _admin = team
-    app = app_for(store, "qian")
+    app = app_for(store, "boss")  # company rules are the admins' (a manager reads them)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await open_dashboard(pilot)
         await pilot.press("R")
@@ -183,7 +183,7 @@ async def test_a_rep_sees_the_rules_read_only(team):
         rules = app.screen
         assert isinstance(rules, RulesScreen)
         assert rules.query_one("#rule-private_cap", Input).disabled
-        assert "Only a manager" in str(rules.query_one("#rules-note").render())
+        assert "only an admin may change them" in str(rules.query_one("#rules-note").render())
 
 
 # --- transfer -------------------------------------------------------------------------------------
@@ -304,17 +304,17 @@ def test_snapshot_dashboard_with_charts(snap_compare, team_app):
 
 
 def test_snapshot_rules_screen(snap_compare, team_app):
-    """The rules screen for a manager: every open-sea rule with its value and meaning, and the
-    store's refusal of a bad value naming the setting."""
+    """The rules screen for an admin (who alone changes them): every open-sea rule with its value
+    and meaning, and the store's refusal of a bad value naming the setting."""
 
     async def run_before(pilot) -> None:
         await pilot.press("4")
         await settle(pilot)
-        _fixed_header(pilot, "钱东 (qian, manager)")
+        _fixed_header(pilot, "The Boss (boss, admin)")
         await pilot.press("R")
         await settle(pilot)
         pilot.app.screen.query_one("#rule-private_cap", Input).value = "-5"
         await pilot.press("ctrl+s")
         await settle(pilot)
 
-    assert snap_compare(team_app("qian"), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(team_app("boss"), terminal_size=SIZE, run_before=run_before)

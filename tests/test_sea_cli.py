@@ -182,7 +182,7 @@ def test_rules_show_and_set(url):
     assert "must not be negative" in refused(url, "rules", "--set", "lock_cap=-1", code=2)
     assert "unknown setting" in refused(url, "rules", "--set", "nonsense=1", code=2)
     refused(url, "rules", "--set", "private_cap", code=2)
-    assert "manager or an admin" in refused(url, "--as", "alice", "rules", "--set", "private_cap=1")
+    assert "Only an admin" in refused(url, "--as", "alice", "rules", "--set", "private_cap=1")
     assert crm_json(url, "rules")["lock_cap"] == 10
 
 

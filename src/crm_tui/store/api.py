@@ -166,7 +166,8 @@ class StoreApi(Protocol):
 
     def rules(self) -> dict[str, Any]: ...
 
-    def set_rules(self, actor: Actor, values: dict[str, Any]) -> dict[str, Any]: ...
+    def set_rules(self, actor: Actor, values: dict[str, Any], *,
+                  over_cap_ok: bool = False) -> dict[str, Any]: ...
 
     # --- the team -------------------------------------------------------------------------------
 

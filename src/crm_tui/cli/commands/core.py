@@ -311,11 +311,15 @@ def reps_add(
     team: str | None = typer.Option(None, "--team"),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Add a rep (admins only)."""
+    """Add a rep (admins only). The rep is identified by the OS account of that name (on
+    PostgreSQL the login role, created when missing where you may); a missing one is a note on
+    stderr, not a refusal."""
 
     def action(context: Context) -> None:
         rep = context.store.add_rep(context.actor, login, name, role=role, team=team)
-        for note in context.store.security_notes:  # PostgreSQL login roles not provisioned
+        # How the new rep will be identified when no such account or role exists yet (an
+        # admin may add a rep first), and PostgreSQL role provisioning that did not happen.
+        for note in context.store.security_notes:
             typer.echo(f"crm: note: {note}", err=True)
         if json_out:
             emit_json(rep.as_dict())

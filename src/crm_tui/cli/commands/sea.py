@@ -216,18 +216,22 @@ def _parse_assignments(assignments: list[str]) -> dict[str, str]:
 @app.command()
 def rules(
     ctx: typer.Context,
-    assignments: list[str] = typer.Option([], "--set", help=_("KEY=VALUE; repeat for more.")),
+    assignments: list[str] = typer.Option([], "--set", help=_("KEY=VALUE; repeat for more (admins).")),
+    yes: bool = typer.Option(
+        False, "--yes", help=_("Change a cap even when reps already hold more than it.")),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Show the team's settings, or change them with --set KEY=VALUE (managers, admins)."""
+    """Show the company rules (the open-sea rules and other settings such as
+    default_phone_region); everyone may read them, only an admin changes them with --set
+    KEY=VALUE. Lowering private_cap or lock_cap below what reps hold needs --yes."""
     values = _parse_assignments(assignments)
 
     def action(context: Context) -> None:
-        from crm_tui.store.team.settings import RULES, encode
+        from crm_tui.store.team.settings import RULES, encode, may_change_rules
 
         store = context.store
         current: dict[str, Any] = (
-            store.set_rules(context.actor, values) if values else store.rules()
+            store.set_rules(context.actor, values, over_cap_ok=yes) if values else store.rules()
         )
         if json_out:
             emit_json(current)
@@ -249,6 +253,10 @@ def rules(
         console().print(table)
         if values:
             typer.echo(_("Changed {keys}.").format(keys=", ".join(values)))
+        elif may_change_rules(context.actor):
+            typer.echo(_("Company rules: change them with --set KEY=VALUE."))
+        else:
+            typer.echo(_("Company rules — only an admin may change them."))
 
     run(ctx, action)
 

@@ -49,6 +49,17 @@ class Identity(Session):
             raise UnknownRep(f"The rep {login!r} has been deactivated.")
         return actor
 
+    # --- notes for the person running the command ---------------------------------------------
+
+    @property
+    def security_notes(self) -> list[str]:
+        """Sentences for the person running the command (the CLI prints them on stderr): how a
+        newly added rep will be identified, and role provisioning that did not happen."""
+        return self.__dict__.setdefault("_security_notes", [])
+
+    def _note(self, message: str) -> None:
+        self.security_notes.append(message)
+
     def database_user(self) -> str | None:
         """PostgreSQL's ``current_user`` (the acting rep there); None on SQLite."""
         if self.is_sqlite:

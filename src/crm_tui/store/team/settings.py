@@ -1,13 +1,25 @@
-"""The team's settings (DESIGN §4 open-sea rules and the others), with defaults and validation."""
+"""The company rules (DESIGN §4 open-sea rules and the other settings), with defaults and
+validation, and who may change them.
+
+They are the company's: every rep, manager and admin reads them, only an admin changes them
+(DESIGN §5: company rules are the admins'). A manager's say over rules comes with the pools they
+administer (DESIGN §16), each with its own values; until pools exist there is one set of rules.
+This module loads no SQLAlchemy: the app's process uses it for the rules screen, and unpickles
+the refusal below when the store's helper sends it.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crm_tui.store.errors import ValidationError
+from crm_tui.store.errors import RuleRefused, ValidationError
+from crm_tui.store.records import Record
+
+if TYPE_CHECKING:
+    from crm_tui.store.records import Actor
 
 DEFAULT_RELEASE_REASONS = [
     "no budget",
@@ -52,6 +64,61 @@ RULES: dict[str, RuleSpec] = {
     ),
     "default_phone_region": RuleSpec("CN", str, "region for phone numbers without a country code"),
 }
+
+CAP_RULES = ("private_cap", "lock_cap")
+"""The rules that bound what a rep holds; lowering one can leave reps holding more than it."""
+
+
+def may_change_rules(actor: Actor) -> bool:
+    """Whether ``actor`` may change the company rules: admins only (everyone reads them)."""
+    return actor.is_admin
+
+
+@dataclass
+class OverCap(Record):
+    """A rep who would hold more than a cap after a change of the rules."""
+
+    rule: str
+    """``private_cap`` (customers owned, locked ones too) or ``lock_cap`` (locked customers)."""
+    login: str
+    name: str
+    holds: int
+    """How many the rep holds now."""
+    cap: int
+    """The cap after the change."""
+
+
+def over_cap_sentence(over: Sequence[OverCap]) -> str:
+    """The reps a change would put over a cap, as one phrase per rule: "private_cap 21: wang
+    owns 42, li owns 30"."""
+    parts = []
+    for rule in CAP_RULES:
+        reps = [item for item in over if item.rule == rule]
+        if reps:
+            verb = "owns" if rule == "private_cap" else "has locked"
+            held = ", ".join(f"{item.login} {verb} {item.holds}" for item in reps)
+            parts.append(f"{rule} {reps[0].cap}: {held}")
+    return "; ".join(parts)
+
+
+class OverCapRefused(RuleRefused):
+    """A change of the rules would leave reps holding more than a cap, and was not confirmed.
+
+    ``over`` names each rep and count; nothing was changed. Saying yes (``crm rules --yes``,
+    the rules screen's confirmation) makes the same change with ``over_cap_ok``.
+    """
+
+    def __init__(self, over: list[OverCap]) -> None:
+        reps = len({item.login for item in over})
+        super().__init__(
+            over[0].rule,
+            f"This change puts {reps} {'rep' if reps == 1 else 'reps'} over a cap "
+            f"({over_cap_sentence(over)}), so nothing was changed; confirm it (`crm rules --set "
+            "... --yes`) to change it anyway: they keep what they hold but may claim or lock no "
+            "more until under it.",
+        )
+        self.over = over
+
 
 # Internal state kept in the same table but never shown as a rule.
 STATE_PREFIX = "state."
