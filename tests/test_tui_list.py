@@ -227,7 +227,7 @@ async def test_help_lists_every_design_key(book):
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         shown = " | ".join(f"{k.keys} {k.description}" for k in app.screen.keys)
-        for key in ("/", "⏎", "j", "k", "g", "G", "n", "e", "f", "c", "r", "l", "1", "2",
+        for key in ("/", "enter", "j", "k", "g", "G", "n", "e", "f", "c", "r", "l", "1", "2",
                     "3", "4", "?", "q", "s", "S", "F", "a", "d", "^p"):
             assert key in shown, key
         await pilot.press("escape")

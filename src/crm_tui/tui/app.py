@@ -18,14 +18,16 @@ import gc
 import importlib
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
@@ -53,6 +55,23 @@ START_UP_GRACE_SECONDS = 5.0
 """The garbage collector runs again this long after mounting, whatever the first screen did."""
 
 Opener = Callable[[], "tuple[StoreApi, Actor]"]
+
+KEY_PROBE_PATIENCE = 1.0
+"""Seconds a waiting key waits for the key before it to be handled, should that key's probe be
+lost on the way (its widget closed by it, say): the next key then goes on anyway."""
+KEY_PROBE_ROUNDS = 4
+"""At most this many probes follow one key while its widgets still have messages queued (a key
+whose action posts a message whose handler moves the focus: Esc leaving the search box)."""
+
+
+class _KeyHandled(Message):
+    """Sent behind a key to the widget the key went to: it bubbles to the app after the key did,
+    so when the app gets it, that key has been handled (or reached the app's bindings)."""
+
+    def __init__(self, key: events.Key, round: int) -> None:
+        super().__init__()
+        self.key = key
+        self.round = round
 
 
 def _later(module: str, name: str) -> Callable[[], Screen[Any]]:
@@ -82,18 +101,22 @@ class CrmApp(App[None]):
     """``crm`` opens on *Due today* (DESIGN §1); ``start_screen`` in the config file changes it."""
     COMMANDS = App.COMMANDS | {CustomerCommands, ViewCommands}
 
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    """Screens narrower than 100 columns get the class ``-narrow`` (app.tcss lays them out for
+    80×24: one column of fields, fewer table columns)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "switch_mode('customers')", _("List"), id="app.customers",
+        Binding("1", "go('customers')", _("List"), id="app.customers",
                 tooltip=_("Customers: my private sea, or all I may see")),
-        Binding("2", "switch_mode('due')", _("Due"), id="app.due",
+        Binding("2", "go('due')", _("Due"), id="app.due",
                 tooltip=_("Due today and the follow-up log")),
-        Binding("3", "switch_mode('open_sea')", _("Sea"), id="app.open_sea",
+        Binding("3", "go('open_sea')", _("Sea"), id="app.open_sea",
                 tooltip=_("The open sea: customers nobody owns")),
-        Binding("4", "switch_mode('dashboard')", _("Board"), id="app.dashboard",
+        Binding("4", "go('dashboard')", _("Board"), id="app.dashboard",
                 tooltip=_("The team dashboard")),
         Binding("question_mark", "help", _("Help"), id="app.help",
                 tooltip=_("Every key, on one screen")),
-        Binding("q", "quit", _("Quit"), id="app.quit", tooltip=_("Leave crm")),
+        Binding("q", "quit", _("Quit"), id="app.quit", show=False, tooltip=_("Leave crm")),
     ]
 
     def __init__(
@@ -141,6 +164,10 @@ class CrmApp(App[None]):
         self._first_rows_were_shown = False
         self._banners: list[ConnectionBanner] = []
         self._ready_file = os.environ.get(READY_FILE_ENV) or None
+        self._keys_waiting: deque[events.Key] = deque()
+        self._key_in_flight: events.Key | None = None
+        self._key_target: Any = None
+        self._key_sent_at = 0.0
         self.store_ready: Signal[None] = Signal(self, "store_ready")
         self.customers_changed: Signal[frozenset[int] | None] = Signal(self, "customers_changed")
         if settings is not None and settings.theme:
@@ -243,6 +270,87 @@ class CrmApp(App[None]):
         if self._watcher is not None:
             self._watcher.stop()
 
+    # --- keys, one at a time ---------------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys from the terminal are handled one at a time, in the widget focused when the key
+        before them is done.
+
+        Textual forwards each key to the widget focused *now* and resolves most bindings (Tab,
+        ctrl+u, Esc, the screens' keys) only when the key has bubbled back up to the app, through
+        one message queue per widget. Keys that arrive together (a paste, ``tmux send-keys``, a
+        laggy SSH link) would all be forwarded before the first one's binding moved the focus:
+        "Burst", Tab, "+2d" typed "Burst+2d" into one field. So a key waits while the one before
+        it is on its way; a probe (``_KeyHandled``) sent behind that key says when it is done.
+        """
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._key_in_flight is not None or self._keys_waiting:
+                self._keys_waiting.append(event)
+                if len(self._keys_waiting) == 1:
+                    self.set_timer(KEY_PROBE_PATIENCE / 4, self._check_lost_probe)
+                return
+            await self._send_key(event)
+            return
+        await super().on_event(event)
+
+    async def _send_key(self, event: events.Key) -> None:
+        target = self.focused or self.screen
+        await super().on_event(event)
+        self._key_in_flight = event
+        self._key_sent_at = time.monotonic()
+        if event.is_forwarded and target.is_attached:
+            # Forwarded to ``target``: the probe follows it through the same queues.
+            self._key_target = target
+            target.post_message(_KeyHandled(event, 1))
+        else:
+            # Handled here (a priority binding): whatever it asked of the app (a focus change
+            # through call_later) is queued already; the next key goes behind it.
+            self._key_target = None
+            self.call_later(self._key_done, event, KEY_PROBE_ROUNDS)
+
+    @on(_KeyHandled)
+    def _probe_back(self, message: _KeyHandled) -> None:
+        message.stop()
+        # Behind what the key's handlers asked of the app meanwhile (``focus()`` is a call_later).
+        self.call_later(self._key_done, message.key, message.round)
+
+    async def _key_done(self, key: events.Key, round: int) -> None:
+        if key is not self._key_in_flight:
+            return
+        target = self._key_target
+        if (round < KEY_PROBE_ROUNDS and target is not None and target.is_attached
+                and any(node.message_queue_size for node in target.ancestors_with_self
+                        if node is not self)):
+            # The key's handlers posted messages still on their way (Esc in the search box
+            # posts "leave", whose handler focuses the table): one more round behind them.
+            target.post_message(_KeyHandled(key, round + 1))
+            return
+        self._key_in_flight = self._key_target = None
+        await self._send_next_key()
+
+    async def _send_next_key(self) -> None:
+        if not self._keys_waiting or self._key_in_flight is not None:
+            return
+        if not self.screen.is_mounted:
+            # A key pushed a screen: its first focus is set as it mounts; the key after waits.
+            self.call_after_refresh(self._send_next_key)
+            return
+        await self._send_key(self._keys_waiting.popleft())
+
+    async def _check_lost_probe(self) -> None:
+        """A key whose widget closed (or dropped the probe) does not hold up the keys after it."""
+        if not self._keys_waiting:
+            return
+        target = self._key_target
+        lost = self._key_in_flight is not None and (
+            target is None or not target.is_attached
+            or time.monotonic() - self._key_sent_at > KEY_PROBE_PATIENCE)
+        if lost:
+            self._key_in_flight = self._key_target = None
+            await self._send_next_key()
+        if self._keys_waiting:
+            self.set_timer(KEY_PROBE_PATIENCE / 4, self._check_lost_probe)
+
     # --- what screens ask of the app ----------------------------------------------------------
 
     def today(self) -> date:
@@ -257,6 +365,29 @@ class CrmApp(App[None]):
             self.push_screen(PortraitScreen(customer_id))
         else:
             self.push_screen(PortraitScreen(customer_id, intent=intent))
+
+    def action_go(self, mode: str) -> None:
+        """Keys 1–4: that screen itself, from anywhere (a portrait on top of it is closed).
+
+        ``switch_mode`` alone would do nothing from a portrait opened from the same screen, and
+        coming back to a mode would show what was last on top of it (a portrait) instead of the
+        screen the key names. Dialogs are left alone: a form half filled in is not thrown away.
+        """
+        if mode != self.current_mode:
+            self.switch_mode(mode)
+        stack = self.screen_stack
+        while len(stack) > 1 and not isinstance(stack[-1], ModalScreen):
+            self.pop_screen()
+            stack = self.screen_stack
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Keys as the footer and the help show them, in glyphs one cell wide everywhere.
+
+        Textual writes Enter as ⏎, which some terminals (and fonts) draw two cells wide: the
+        footer then shifts by a cell and leaves debris at its end ("palettee")."""
+        if not binding.key_display and binding.key == "enter":
+            return _("enter")
+        return super().get_key_display(binding)
 
     def action_help(self) -> None:
         from crm_tui.tui.dialogs.help import HelpScreen, keys_of
