@@ -78,7 +78,8 @@ def text(field: str, value: object, *, required: bool = False, limit: int | None
     if not multiline and ("\n" in cleaned or "\r" in cleaned):
         cleaned = " ".join(cleaned.split())
     if _SURROGATE.search(cleaned):
-        raise ValidationError(field, "is not valid text (bytes that are not UTF-8)")
+        raise ValidationError(field, "is not valid text: it holds bytes that are not in the "
+                              "text's encoding (a file mixing encodings, say)")
     bad = _CONTROL.search(cleaned)
     if bad:
         raise ValidationError(field, f"contains the control character U+{ord(bad.group()):04X}")

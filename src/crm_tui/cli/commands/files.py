@@ -96,6 +96,9 @@ def import_(
     ),
     pool: bool = typer.Option(False, "--pool", help=_("Put the new customers in the open sea.")),
     encoding: str | None = typer.Option(None, "--encoding", help=_("The CSV's encoding, if not detected.")),
+    sheet: str | None = typer.Option(
+        None, "--sheet", help=_("XLSX: the sheet to import (default: the first holding data)."),
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Import customers from CSV or XLSX; rejected rows are written beside the file."""
@@ -108,7 +111,8 @@ def import_(
         try:
             if quiet:
                 report = store.import_file(actor, file, mapping=mapping, on_duplicate=on_duplicate,
-                                           pool=pool, dry_run=dry_run, encoding=encoding)
+                                           pool=pool, dry_run=dry_run, encoding=encoding,
+                                           sheet=sheet)
             else:
                 from crm_tui.cli.progress import progress_bar
 
@@ -116,7 +120,7 @@ def import_(
                     report = store.import_file(actor, file, mapping=mapping,
                                                on_duplicate=on_duplicate, pool=pool,
                                                dry_run=dry_run, encoding=encoding,
-                                               progress=advance)
+                                               progress=advance, sheet=sheet)
         except ImportStopped as stopped:
             if json_out:
                 emit_json(stopped.report.as_dict())
@@ -134,7 +138,9 @@ def import_(
 @app.command("export")
 def export(
     ctx: typer.Context,
-    file: str | None = typer.Argument(None, help=_("File to write; standard output when omitted.")),
+    file: str | None = typer.Argument(
+        None, help=_("File to write (a device or FIFO is written into); standard output when "
+                     "omitted or -.")),
     fmt: str | None = typer.Option(None, "--format", help=_("csv, xlsx or json (default: from FILE).")),
     pool: bool = typer.Option(False, "--pool", help=_("Only the open sea.")),
     mine: bool = typer.Option(False, "--mine", help=_("Only my private sea.")),
@@ -145,7 +151,11 @@ def export(
     from crm_tui.cli.commands.core import _scope
 
     scope = _scope(pool, mine, all_)
-    if json_out and file is None:
+    if file == "-":
+        file = None
+    # Written to standard output itself, the export must not be followed there by a report.
+    to_stdout = file in ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1")
+    if json_out and (file is None or to_stdout):
         raise fail(_("crm: --json reports on an export to a FILE; for JSON data use --format json."), 2)
 
     def action(context: Context) -> None:
@@ -170,6 +180,6 @@ def export(
             emit_json(result.as_dict())
         else:
             typer.echo(_("Exported {n} customers to {file} ({fmt}).").format(
-                n=result.customers, file=result.file, fmt=result.format))
+                n=result.customers, file=result.file, fmt=result.format), err=to_stdout)
 
     run(ctx, action)

@@ -138,8 +138,8 @@ class SideIndex:
         finally:
             db.close()
         self.queue = context.Queue(maxsize=8)
-        self.process = context.Process(target=_index_side, args=(self.path, self.queue),
-                                       daemon=True)
+        self.process = context.Process(target=_index_side,
+                                       args=(self.path, self.queue, os.getpid()), daemon=True)
         self.process.start()
 
     def copy_into(self, db: sqlite3.Connection) -> None:
@@ -173,7 +173,10 @@ class SideIndex:
                 os.unlink(self.path + suffix)
 
 
-def _index_side(path: str, queue: Any) -> None:
+def _index_side(path: str, queue: Any, parent: int | None = None) -> None:
+    from crm_tui.store.children import die_with_parent
+
+    die_with_parent(parent)  # a killed crm init --demo leaves no indexer behind
     failure: BaseException | None = None
     db = sqlite3.connect(path, isolation_level=None)
     try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -215,29 +216,89 @@ class ExportOps(StoreBase):
             assert stream is not None
             _write(kind, stream, counted(), headers, extra_keys)
         else:
-            target = Path(path).expanduser()
-            if target.is_dir():
-                raise UsageError(f"{str(target)!r} is a folder; name a file to export to.")
-            folder = target.parent if str(target.parent) else Path(".")
-            if not folder.exists():
-                raise UsageError(f"The folder {str(folder)!r} does not exist.")
-            handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
-            os.close(handle)
-            try:
-                if kind == "xlsx":
-                    _write_xlsx(Path(temporary), counted(), headers, extra_keys)
-                else:
-                    with open(temporary, "w", encoding="utf-8-sig" if kind == "csv" else "utf-8",
-                              newline="") as out:
-                        _write(kind, out, counted(), headers, extra_keys)
-                os.replace(temporary, target)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            _write_to_path(Path(path).expanduser(), kind, counted(), headers, extra_keys)
         if progress:
             progress(done, max(done, 1))
         return ExportResult(None if path is None else str(path), kind, scope, done,
                             headers if kind != "json" else [])
+
+
+def _write_to_path(target: Path, kind: str, rows: Iterator[ExportRow], headers: list[str],
+                   extra_keys: list[str]) -> None:
+    """Write the export to ``target`` the way its kind of file needs (issue 22, item 6).
+
+    A regular file (or a new name) is replaced atomically: the export goes to a fresh temporary
+    file beside it (``O_EXCL``), renamed over the name at the end, so a symlink planted at that
+    name is replaced, never written through, and a failed export leaves the old file whole.
+    ``/dev/stdout``, ``/dev/fd/N`` and the like are written through the descriptor they name; a
+    device or a FIFO is written into directly (never replaced by a regular file).
+    """
+    try:
+        descriptor = _named_descriptor(target)
+        if descriptor is not None:
+            _write_stream(kind, os.dup(descriptor), rows, headers, extra_keys)
+            return
+        try:
+            info = os.stat(target)
+        except FileNotFoundError:
+            info = None
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"{str(target)!r} is a folder; name a file to export to.")
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            # A device or FIFO: opened as it is, without creating or truncating anything.
+            fd = os.open(target, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+            _write_stream(kind, fd, rows, headers, extra_keys)
+            return
+        folder = target.parent if str(target.parent) else Path(".")
+        if not folder.is_dir():
+            raise UsageError(f"The folder {str(folder)!r} does not exist.")
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name[:100]}.", dir=folder)
+        os.close(handle)
+        try:
+            if kind == "xlsx":
+                _write_xlsx(Path(temporary), rows, headers, extra_keys)
+            else:
+                with open(temporary, "w", encoding="utf-8-sig" if kind == "csv" else "utf-8",
+                          newline="") as out:
+                    _write(kind, out, rows, headers, extra_keys)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        import errno
+
+        if exc.errno == errno.ENAMETOOLONG:
+            raise UsageError(f"The file name {str(target)[:80]!r}... is too long.") from None
+        raise UsageError(f"Cannot write {str(target)!r}: {exc.strerror or exc}.") from None
+
+
+_DESCRIPTOR_PATHS = {"/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _named_descriptor(target: Path) -> int | None:
+    """The open descriptor ``target`` names (``/dev/stdout``, ``/dev/fd/3``,
+    ``/proc/self/fd/3``), or None for any other path."""
+    name = str(target)
+    if name in _DESCRIPTOR_PATHS:
+        return _DESCRIPTOR_PATHS[name]
+    for prefix in ("/dev/fd/", "/proc/self/fd/"):
+        if name.startswith(prefix) and name[len(prefix):].isdigit():
+            return int(name[len(prefix):])
+    return None
+
+
+def _write_stream(kind: str, fd: int, rows: Iterator[ExportRow], headers: list[str],
+                  extra_keys: list[str]) -> None:
+    """The export written into the open descriptor ``fd`` (a device, a FIFO, standard output),
+    which this closes: XLSX as bytes (a ZIP archive needs no seeking to be written), the others
+    as UTF-8 text."""
+    if kind == "xlsx":
+        with os.fdopen(fd, "wb") as binary:
+            _write_xlsx(binary, rows, headers, extra_keys)
+    else:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as text:
+            _write(kind, text, rows, headers, extra_keys)
 
 
 def _cells(row: ExportRow, extra_keys: list[str]) -> list[Any]:
@@ -274,7 +335,7 @@ def _write(kind: str, out: IO[str], rows: Iterator[ExportRow], headers: list[str
         writer.writerow([neutralise(cell) for cell in _cells(row, extra_keys)])
 
 
-def _write_xlsx(path: Path, rows: Iterator[ExportRow], headers: list[str],
+def _write_xlsx(path: Path | IO[bytes], rows: Iterator[ExportRow], headers: list[str],
                 extra_keys: list[str]) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell

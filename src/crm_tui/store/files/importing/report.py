@@ -75,13 +75,16 @@ class ImportReport:
 
 
 class ImportStopped(CrmError):
-    """A batch failed (the database went away, ...): earlier batches stay, this one is undone."""
+    """A batch failed (the database went away, ...): earlier batches stay, this one is undone;
+    or the file could not be read to its end (``exit_code`` 2): the rows before are imported."""
 
     exit_code = 1
 
-    def __init__(self, message: str, report: ImportReport) -> None:
+    def __init__(self, message: str, report: ImportReport, exit_code: int | None = None) -> None:
         super().__init__(message)
         self.report = report
+        if exit_code is not None:
+            self.exit_code = exit_code
 
 
 @dataclass
@@ -139,7 +142,7 @@ class ProblemRows:
         if self.writer is None:
             target = self.source.with_name(f"{self.source.stem}.rejected.csv")
             try:
-                self.handle = target.open("w", encoding="utf-8-sig", newline="")
+                self.handle, target = open_fresh(target)
             except OSError as exc:
                 report.rejected_file_error = f"{target}: {exc.strerror or exc}"
                 return
@@ -156,6 +159,52 @@ class ProblemRows:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+
+
+FRESH_NAMES = 100
+
+
+def open_fresh(target: Path) -> tuple[IO[str], Path]:
+    """A new file at ``target`` for the rejected rows, never written through a symlink nor over
+    a file this account did not make (issue 22, item 5: a colleague's planted
+    ``leads.rejected.csv`` symlink must not overwrite a file of ours).
+
+    An earlier run's rejected file, a regular file of our own, is replaced; anything else at
+    that name (a symlink, another account's file, a FIFO) is left alone and the rows go to
+    ``NAME.rejected-2.csv`` and so on. Every candidate is created with ``O_CREAT | O_EXCL |
+    O_NOFOLLOW``, so one planted after the check is not followed either. Bytes that were not
+    valid text in the input go back as they were (``surrogateescape``).
+    """
+    import errno
+    import os
+    import stat
+
+    candidates = [target] + [target.with_name(f"{target.name[:-len('.rejected.csv')]}"
+                                              f".rejected-{n}.csv") for n in range(2, FRESH_NAMES)]
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for candidate in candidates:
+        try:
+            info = os.lstat(candidate)
+        except FileNotFoundError:
+            info = None
+        if info is not None and stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
+            try:
+                os.unlink(candidate)  # our own earlier rejected file: replaced
+            except OSError:
+                continue
+        elif info is not None:
+            continue
+        try:
+            fd = os.open(candidate, flags, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                continue
+            raise
+        return open(fd, "w", encoding="utf-8-sig", errors="surrogateescape",
+                    newline=""), candidate
+    raise FileExistsError(errno.EEXIST, f"{FRESH_NAMES} rejected files exist already", str(target))
 
 
 def reason_kind(reason: str) -> str:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
+from crm_tui.store.children import die_with_parent
 from crm_tui.store.errors import CrmError
 from crm_tui.store.files.importing.columns import Column
 from crm_tui.store.files.importing.matching import (
@@ -200,8 +201,10 @@ def _run_pipelined(run: ImportRun, batches: Iterator[list[RawRow]], total: int,
         method = "spawn"
     queue: deque[tuple[list[RawRow], Future[list[PreparedRow | str]] | None]] = deque()
     broken = False
-    with ProcessPoolExecutor(max_workers=workers,
-                             mp_context=multiprocessing.get_context(method)) as pool:
+    # A worker ends with its parent (children.py): this process, or the fork server.
+    parent = os.getpid() if method in ("fork", "spawn") else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                             initializer=die_with_parent, initargs=(parent,)) as pool:
         try:
             for batch in itertools.chain(batches, [None]):
                 if batch is not None:
