@@ -277,7 +277,9 @@ def test_create_adds_look_alikes_of_own_and_pool(store, make_rep, tmp_path):
     assert store.customer_count() == 4
 
 
-def test_fuzzy_matches_narrowed_by_legal_form_and_company(store, admin, tmp_path):
+def test_legal_forms_match_and_near_names_alone_do_not(store, admin, tmp_path):
+    # A company is its own company, whatever its legal form (issue 14 item 7); a near name at
+    # the same company is no duplicate without the same phone (test_duplicates.py has more).
     store.add_customer(admin, {"name": "北京字节跳动科技有限公司"})
     store.add_customer(admin, {"name": "John Smith", "company": "Acme"})
     path = write_csv(tmp_path / "f.csv", [
@@ -289,9 +291,9 @@ def test_fuzzy_matches_narrowed_by_legal_form_and_company(store, admin, tmp_path
     ])
     report = store.import_file(admin, path)
     got = outcome(report)
-    assert "(same similar name)" in got[2]
-    assert "similar name at the same company" in got[3]
-    assert report.added == 2
+    assert "(same name and company)" in got[2]
+    assert set(got) == {2}
+    assert report.added == 3
     assert core_key("Acme Co., Ltd.") == core_key("ACME") == "acme"
     assert core_key("华为技术有限公司") == core_key("华为技术") == "华为技术"
 

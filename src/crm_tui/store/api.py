@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         DueItem,
         FollowUpRecord,
         ListQuery,
+        MergeResult,
     )
     from crm_tui.store.reports import (
         ClaimStatus,
@@ -117,6 +118,9 @@ class StoreApi(Protocol):
                         tags: str | Iterable[str] | None = None) -> CustomerRecord: ...
 
     def set_tags(self, actor: Actor, customer_id: int, tags: list[str]) -> CustomerRecord: ...
+
+    def merge_customers(self, actor: Actor, keep_id: int,
+                        other_ids: Iterable[int]) -> MergeResult: ...
 
     def add_contact(self, actor: Actor, customer_id: int,
                     fields: dict[str, Any]) -> ContactRecord: ...

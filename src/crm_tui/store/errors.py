@@ -56,12 +56,24 @@ class PermissionDenied(RuleRefused):
 
 
 class AlreadyExists(RuleRefused):
-    """The duplicate check found the customer; only the owner is named, never the details."""
+    """The duplicate check found the customer; only the owner is named, never the details.
 
-    def __init__(self, message: str, customer_id: int | None, owner_login: str | None) -> None:
+    ``customer_id`` is the strongest match's id where the caller may see it (else None);
+    ``force_allowed`` says whether ``force=True`` would add the look-alike (DESIGN §5: every
+    match is the caller's own or in the open sea, or the caller is an admin), so a screen offers
+    "add anyway" without deciding it; ``merge_allowed`` whether the caller may merge into that
+    match (``crm merge``).
+    """
+
+    def __init__(self, message: str, customer_id: int | None, owner_login: str | None,
+                 *, force_allowed: bool = False, merge_allowed: bool = False,
+                 matched_on: str | None = None) -> None:
         super().__init__("duplicate", message)
         self.customer_id = customer_id
         self.owner_login = owner_login
+        self.force_allowed = force_allowed
+        self.merge_allowed = merge_allowed
+        self.matched_on = matched_on
 
 
 class Conflict(RuleRefused):
@@ -77,6 +89,15 @@ class NotFound(CrmError):
     """No such record visible to the acting rep."""
 
     exit_code = 4
+
+
+class MergedAway(NotFound):
+    """The customer was merged into another (``crm merge``); ``into`` is the one kept."""
+
+    def __init__(self, message: str, customer_id: int, into: int) -> None:
+        super().__init__(message)
+        self.customer_id = customer_id
+        self.into = into
 
 
 class UnknownRep(CrmError):

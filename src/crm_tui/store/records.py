@@ -166,6 +166,35 @@ class AuditRecord(Record):
 
 
 @dataclass
+class DuplicatePair(Record):
+    """Two customers the caller may see that are likely one (``crm duplicates``)."""
+
+    first_id: int
+    first_name: str
+    second_id: int
+    second_name: str
+    score: int
+    """0-100: the strongest reason's weight, plus how near the names are."""
+    reasons: list[str]
+    """Why (``same phone``, ``same email``, ``same name and company``, ...), strongest first."""
+
+
+@dataclass
+class MergeResult(Record):
+    """What ``crm merge`` did: the customer kept, as it is now, and what moved into it."""
+
+    kept: CustomerRecord
+    merged_ids: list[int]
+    filled: dict[str, Any]
+    """KEEP's fields that were empty and came from a merged customer."""
+    kept_apart: dict[str, dict[str, Any]]
+    """Values of the merged customers KEEP already had otherwise, by "merged #ID" (also in
+    KEEP's ``extra``, so nothing is lost)."""
+    moved: dict[str, int]
+    """How many contacts, follow-ups, deals, tags and history rows moved into KEEP."""
+
+
+@dataclass
 class Value(Record):
     """DESIGN §3 value of one customer."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crm_tui.store.analytics.dashboard import StatsOps
-from crm_tui.store.customers.editing import CustomerOps
+from crm_tui.store.customers.merge import MergeOps
 from crm_tui.store.customers.portrait import PortraitOps
 from crm_tui.store.files.ops import FileOps
 from crm_tui.store.sea.ops import SeaOps
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from crm_tui.store.clock import Clock
 
 
-class Store(PortraitOps, ListingOps, CustomerOps, SeaOps, SecurityOps, RepOps, FileOps, StatsOps):
+class Store(PortraitOps, ListingOps, MergeOps, SeaOps, SecurityOps, RepOps, FileOps, StatsOps):
     """One database, every rule. Methods take the acting rep explicitly (``actor=``)."""
 
 

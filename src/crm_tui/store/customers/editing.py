@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from crm_tui.store import validate
+from crm_tui.store.customers.duplicates import DuplicateKeys, DuplicateMatch, match_key
 from crm_tui.store.db.base import (
     StoreBase,
     customer_select,
@@ -20,6 +20,7 @@ from crm_tui.store.db.base import (
 from crm_tui.store.errors import AlreadyExists, Conflict, NotFound, PermissionDenied, UsageError
 from crm_tui.store.records import Actor, ContactRecord, CustomerRecord
 from crm_tui.store.schema.tables import contact as contact_t
+from crm_tui.store.schema.tables import merged_customer as merged_t
 from crm_tui.store.search.tokens import customer_tokens
 from crm_tui.store.validate import CustomerInput
 
@@ -27,15 +28,6 @@ EDITABLE_FIELDS = (
     "name", "kind", "company", "industry", "region", "address", "phone", "email",
     "source", "status", "tier", "notes",
 )
-
-
-@dataclass
-class DuplicateMatch:
-    customer_id: int
-    owner_id: int | None
-    owner_login: str | None
-    owner_name: str | None
-    matched_on: str
 
 
 class CustomerOps(StoreBase):
@@ -52,46 +44,46 @@ class CustomerOps(StoreBase):
     def find_duplicates(
         self, conn: Connection, data: CustomerInput, exclude_id: int | None = None
     ) -> list[DuplicateMatch]:
-        """Customers (anyone's) with the same phone, email or normalised name
-        (``customers/duplicates.py`` defines it, once)."""
-        rows = self.duplicate_candidates(
-            conn, validate.name_key(data.name), data.phone, data.email, exclude_id
-        )
-        matches = []
-        for row in rows:
-            if data.phone and row.phone == data.phone:
-                on = "phone"
-            elif data.email and row.email == data.email:
-                on = "email"
-            else:
-                on = "name"
-            matches.append(DuplicateMatch(row.id, row.owner_id, row.login, row.name, on))
-        return matches
+        """Customers (anyone's) that duplicate ``data``, the strongest match first: the same
+        phone or email, or the same name at the same company (``customers/duplicates.py``
+        defines it, once). A name alone is no duplicate."""
+        keys = DuplicateKeys.of(data.name, data.kind, data.company, data.phone, data.email)
+        return self.duplicate_matches(conn, keys, exclude_id)
 
     def _refuse_duplicates(
-        self, actor: Actor, matches: list[DuplicateMatch], force: bool
+        self, conn: Connection, actor: Actor, matches: list[DuplicateMatch], force: bool
     ) -> None:
-        """DESIGN §5: say who owns the match; refuse another rep's; --force only own/open sea."""
-        for match in matches:
-            if match.owner_id is not None and match.owner_id != actor.id:
-                if force and actor.is_admin:
-                    continue
-                raise AlreadyExists(
-                    f"This customer already exists (same {match.matched_on}), owned by "
-                    f"{match.owner_name or match.owner_login} ({match.owner_login}).",
-                    None,
-                    match.owner_login,
-                )
-        if force or not matches:
+        """DESIGN §5: say who owns the strongest match; refuse another rep's; ``force`` adds a
+        look-alike only where every match is the actor's own or in the open sea (an admin may
+        always force). The refusal says whether forcing would be allowed (``force_allowed``)."""
+        if not matches:
             return
-        match = matches[0]
-        where = "in the open sea" if match.owner_id is None else "owned by you"
-        raise AlreadyExists(
-            f"This customer already exists (same {match.matched_on}) as customer {match.customer_id}, "
-            f"{where}; use --force to add a look-alike.",
-            match.customer_id,
-            match.owner_login,
-        )
+        blocking = [m for m in matches if m.owner_id is not None and m.owner_id != actor.id]
+        force_allowed = actor.is_admin or not blocking
+        if force and force_allowed:
+            return
+        strongest = matches[0]
+        if strongest.owner_id is not None and strongest.owner_id != actor.id:
+            message = (f"This customer already exists (same {strongest.matched_on}), owned by "
+                       f"{_owner(strongest)}.")
+            if force_allowed:
+                message = message[:-1] + "; use --force to add a look-alike."
+            raise AlreadyExists(message, None, strongest.owner_login, force_allowed=force_allowed,
+                                matched_on=strongest.matched_on)
+        where = "in the open sea" if strongest.owner_id is None else "owned by you"
+        message = (f"This customer already exists (same {strongest.matched_on}) as customer "
+                   f"{strongest.customer_id}, {where}")
+        if force_allowed:
+            message += "; use --force to add a look-alike."
+        else:
+            other = blocking[0]
+            message += (f"; it also matches a customer owned by {_owner(other)} (same "
+                        f"{other.matched_on}), so it cannot be added again.")
+        merge_allowed = (self.may_manage(conn, actor, strongest.owner_id)
+                         if strongest.owner_id is not None else actor.is_manager)
+        raise AlreadyExists(message, strongest.customer_id, strongest.owner_login,
+                            force_allowed=force_allowed, merge_allowed=merge_allowed,
+                            matched_on=strongest.matched_on)
 
     # --- create -------------------------------------------------------------------------------
 
@@ -109,7 +101,7 @@ class CustomerOps(StoreBase):
         with self.write() as conn:
             region = str(self.rule(conn, "default_phone_region"))
             data = self.validate_customer(fields, region)
-            self._refuse_duplicates(actor, self.find_duplicates(conn, data), force)
+            self._refuse_duplicates(conn, actor, self.find_duplicates(conn, data), force)
             owner_id = None if pool else actor.id
             if owner_id is not None:
                 self._lock_rep(conn, owner_id)
@@ -141,6 +133,7 @@ class CustomerOps(StoreBase):
             locked=False,
             search_text=customer_tokens(data.name, data.company, data.phone, data.email),
             name_key=validate.name_key(data.name),
+            match_key=match_key(data.name, data.kind, data.company),
             created_at=now,
             updated_at=now,
             updated_by_id=actor.id if actor else None,
@@ -191,9 +184,9 @@ class CustomerOps(StoreBase):
             }
             if "extra" in changes:
                 new_values["extra"] = changes["extra"] or None
-            if any(key in new_values for key in ("name", "phone", "email")):
+            if any(key in new_values for key in ("name", "kind", "company", "phone", "email")):
                 self._refuse_duplicates(
-                    actor, self.find_duplicates(conn, merged, exclude_id=customer_id), force
+                    conn, actor, self.find_duplicates(conn, merged, exclude_id=customer_id), force
                 )
             old_tags = self._tags_of(conn, customer_id) if tags is not None else []
             new_tags = validate.parse_tags(tags) if tags is not None else None
@@ -207,6 +200,8 @@ class CustomerOps(StoreBase):
             if any(key in new_values for key in ("name", "company", "phone", "email")):
                 new_values["search_text"] = self._search_text(conn, customer_id, merged)
                 new_values["name_key"] = validate.name_key(merged.name)
+            if any(key in new_values for key in ("name", "kind", "company")):
+                new_values["match_key"] = match_key(merged.name, merged.kind, merged.company)
             updated = conn.execute(
                 update(customer_t)
                 .where(customer_t.c.id == customer_id, customer_t.c.version == version)
@@ -239,6 +234,12 @@ class CustomerOps(StoreBase):
             .where(customer_t.c.id == customer_id)
         ).first()
         if row is None:
+            into = conn.execute(
+                select(merged_t.c.merged_into).where(merged_t.c.id == customer_id)
+            ).scalar()
+            if into is not None:
+                return Conflict(f"Customer {customer_id} was merged into #{into} meanwhile; "
+                                f"nothing was saved: make the change on #{into}.", None, None)
             return Conflict(f"Customer {customer_id} was deleted meanwhile.", None, None)
         who = row.name or row.login or "someone"
         when = row.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
@@ -396,3 +397,7 @@ class CustomerOps(StoreBase):
             with self.read() as own:
                 return self.customer_count(own)
         return int(conn.execute(select(func.count()).select_from(customer_t)).scalar() or 0)
+
+
+def _owner(match: DuplicateMatch) -> str:
+    return f"{match.owner_name or match.owner_login} ({match.owner_login})"

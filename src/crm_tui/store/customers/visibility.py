@@ -10,10 +10,11 @@ from sqlalchemy import Connection, Select, and_, false, func, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from crm_tui.store.db.settings import Settings
-from crm_tui.store.errors import NotFound
+from crm_tui.store.errors import MergedAway, NotFound
 from crm_tui.store.records import Actor, CustomerRecord
 from crm_tui.store.schema.tables import customer as customer_t
 from crm_tui.store.schema.tables import customer_tag as customer_tag_t
+from crm_tui.store.schema.tables import merged_customer as merged_t
 from crm_tui.store.schema.tables import rep as rep_t
 from crm_tui.store.schema.tables import tag as tag_t
 
@@ -156,8 +157,20 @@ class Visibility(Settings):
             customer_select().where(customer_t.c.id == customer_id, self.visible(actor))
         ).first()
         if row is None:
-            raise NotFound(f"No customer {customer_id} that you may see.")
+            raise self._missing(conn, actor, customer_id)
         return row
+
+    def _missing(self, conn: Connection, actor: Actor, customer_id: int) -> NotFound:
+        """Why ``customer_id`` is not there for ``actor``: merged into a customer they may see
+        (``crm merge``: the id stays findable), or simply none they may see."""
+        into = conn.execute(
+            select(merged_t.c.merged_into).where(merged_t.c.id == customer_id)
+        ).scalar()
+        if into is not None and conn.execute(
+            select(customer_t.c.id).where(customer_t.c.id == into, self.visible(actor))
+        ).first() is not None:
+            return MergedAway(f"Customer {customer_id} was merged into #{into}.", customer_id, into)
+        return NotFound(f"No customer {customer_id} that you may see.")
 
     def get_customer(self, customer_id: int, actor: Actor) -> CustomerRecord:
         with self.read() as conn:

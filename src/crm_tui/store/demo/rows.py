@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
+from crm_tui.store.customers.duplicates import match_key
 from crm_tui.store.demo.names import (
     CHANNELS,
     CN_CITIES,
@@ -45,7 +46,8 @@ CUSTOMER_COLUMNS = (
     "id", "name", "kind", "company", "industry", "region", "address", "phone", "email", "source",
     "status", "tier", "notes", "extra", "owner_id", "claimed_at", "last_follow_up_at",
     "next_follow_up_at", "pool_entered_at", "released_by_id", "release_reason", "locked",
-    "search_text", "name_key", "created_at", "updated_at", "updated_by_id", "version",
+    "search_text", "name_key", "match_key", "created_at", "updated_at", "updated_by_id",
+    "version",
 )
 CONTACT_COLUMNS = ("customer_id", "name", "title", "phone", "email", "wechat", "is_primary")
 FOLLOW_UP_COLUMNS = ("customer_id", "rep_id", "at", "channel", "summary", "next_at")
@@ -335,7 +337,10 @@ class DemoGenerator:
             address, phone, email, rng_choice(rng, SOURCES), status, tier, None, None, owner_id,
             clock.ts(claimed) if claimed is not None else None, last_fu, next_day,
             clock.ts(pool_entered) if pool_entered is not None else None, released_by,
-            release_reason, locked, search_text, named.key, created_ts, clock.ts(updated),
+            release_reason, locked, search_text, named.key,
+            match_key(named.name, "company" if is_company else "person",
+                      company_named.name if company_named else None),
+            created_ts, clock.ts(updated),
             self.admin_id, 1,
         ))
         batch.ownership.extend(events)

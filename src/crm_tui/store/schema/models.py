@@ -84,12 +84,27 @@ class Customer(SQLModel, table=True):
     name_key: str = Field(
         default="", sa_column=Column(String(200), nullable=False, server_default="", index=True)
     )
+    # Name and company together, for the duplicate check's "same name at the same company"
+    # (customers/duplicates.py ``match_key``); null for a person with no company.
+    match_key: str | None = Field(default=None, sa_column=Column(String(401), index=True))
     created_at: datetime
     updated_at: datetime
     updated_by_id: int | None = Field(default=None, foreign_key="rep.id")
     version: int = Field(
         default=1, sa_column=Column(Integer, nullable=False, server_default="1")
     )
+
+
+class MergedCustomer(SQLModel, table=True):
+    """A customer merged into another (``crm merge``): its id stays findable as "merged into"
+    while its row, contacts, follow-ups, deals, tags and history live on in ``merged_into``."""
+
+    __tablename__ = "merged_customer"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    merged_into: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    merged_at: datetime
+    merged_by_id: int | None = Field(default=None, foreign_key="rep.id")
 
 
 class Contact(SQLModel, table=True):

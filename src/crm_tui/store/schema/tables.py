@@ -99,6 +99,7 @@ customer = Table(
     Column("locked", Boolean(), nullable=False),
     Column("search_text", Text(), nullable=False, server_default=""),
     Column("name_key", String(length=200), nullable=False, index=True, server_default=""),
+    Column("match_key", String(length=401), index=True),
     Column("created_at", AwareDateTime(), nullable=False),
     Column("updated_at", AwareDateTime(), nullable=False),
     Column("updated_by_id", Integer(), ForeignKey("rep.id")),
@@ -162,6 +163,16 @@ follow_up = Table(
     Column("next_at", Date()),
     Index("ix_follow_up_customer_at", "customer_id", "at"),
     Index("ix_follow_up_rep_at", "rep_id", "at"),
+)
+
+
+merged_customer = Table(
+    "merged_customer",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=False),
+    Column("merged_into", Integer(), ForeignKey("customer.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("merged_at", AwareDateTime(), nullable=False),
+    Column("merged_by_id", Integer(), ForeignKey("rep.id")),
 )
 
 

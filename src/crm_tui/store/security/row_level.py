@@ -80,24 +80,75 @@ def _helper_functions(s: str) -> list[str]:
     ]
 
 
+_DEFINER = "LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp"
+
+
+def _is_rep(s: str) -> str:
+    # Inside a SECURITY DEFINER function current_user is the owner: the caller is session_user.
+    return f"EXISTS (SELECT 1 FROM {s}.rep me WHERE me.login = session_user AND me.active)"
+
+
+def duplicate_owners_function(s: str, schema_name: str) -> list[str]:
+    """``crm_duplicate_owners``: the duplicate check's own SELECT (customers/duplicates.py)
+    with the rep guard added. Dropped first, since ``CREATE OR REPLACE`` cannot rename its
+    parameters or change the columns it returns; ``after_init`` and the migration that changed
+    the rule (0002) both install it from here, with ``duplicate_owners_grants``.
+    """
+    return [
+        f"DROP FUNCTION IF EXISTS {s}.crm_duplicate_owners(text, text, text, integer)",
+        f"CREATE FUNCTION {s}.crm_duplicate_owners("
+        f"p_match_key text, p_phone text, p_email text, p_exclude_id integer) "
+        f"RETURNS TABLE(id integer, owner_id integer, phone text, email text, match_key text, "
+        f"login text, name text) {_DEFINER} "
+        f"AS $$ {duplicate_owners_body(schema_name, _is_rep(s))} $$",
+    ]
+
+
+def duplicate_owners_grants(s: str) -> list[str]:
+    """Only ``crm_users`` may call ``crm_duplicate_owners``."""
+    return _grants(s, "crm_duplicate_owners(text, text, text, integer)")
+
+
+def reinstall_duplicate_owners(conn: Connection) -> bool:
+    """Install this version's ``crm_duplicate_owners`` where an earlier ``crm init`` installed
+    one (a migration's step: the rule it carries changed). False where there is none yet (SQLite,
+    or PostgreSQL before ``after_init``), which installs it when it runs."""
+    if conn.dialect.name != "postgresql":
+        return False
+    schema_name = conn.execute(text(
+        "SELECT current_schema() FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE p.proname = 'crm_duplicate_owners' AND n.nspname = current_schema()"
+    )).scalar()
+    if schema_name is None:
+        return False
+    s = conn.dialect.identifier_preparer.quote_identifier(schema_name)
+    statements = duplicate_owners_function(s, schema_name)
+    if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :g"), {"g": GROUP_ROLE}).first():
+        statements += duplicate_owners_grants(s)
+    for statement in statements:
+        conn.exec_driver_sql(statement)
+    return True
+
+
+def _grants(s: str, signature: str) -> list[str]:
+    group = f'"{GROUP_ROLE}"'
+    return [f"REVOKE ALL ON FUNCTION {s}.{signature} FROM PUBLIC",
+            f"GRANT EXECUTE ON FUNCTION {s}.{signature} TO {group}"]
+
+
 def _definer_functions(s: str, schema_name: str) -> list[str]:
     """The ways past the policies; each names owners (or ids) and nothing else of a customer.
 
     ``s`` is the schema quoted for SQL text, ``schema_name`` the schema as it is named.
     """
-    common = "LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp"
-    # Inside a SECURITY DEFINER function current_user is the owner: the caller is session_user.
-    is_rep = f"EXISTS (SELECT 1 FROM {s}.rep me WHERE me.login = session_user AND me.active)"
+    common = _DEFINER
+    is_rep = _is_rep(s)
     return [
         f"CREATE OR REPLACE FUNCTION {s}.crm_customer_owner(p_customer_id integer) "
         f"RETURNS TABLE(owner_id integer, owner_login text, owner_name text) {common} "
         f"AS $$ SELECT c.owner_id, r.login::text, r.name::text FROM {s}.customer c "
         f"LEFT JOIN {s}.rep r ON r.id = c.owner_id WHERE c.id = p_customer_id AND {is_rep} $$",
-        # The duplicate check's own SELECT (customers/duplicates.py), with this guard added.
-        f"CREATE OR REPLACE FUNCTION {s}.crm_duplicate_owners("
-        f"p_name_key text, p_phone text, p_email text, p_exclude_id integer) "
-        f"RETURNS TABLE(id integer, owner_id integer, phone text, email text, login text, "
-        f"name text) {common} AS $$ {duplicate_owners_body(schema_name, is_rep)} $$",
+        *duplicate_owners_function(s, schema_name),
         # Search through the GIN index. Under row-level security PostgreSQL will not use an
         # index for a non-LEAKPROOF operator such as @@ and scans the whole table instead; this
         # function searches as the owner and applies the visibility rule itself (for the
@@ -154,16 +205,17 @@ class SecurityOps(StoreBase):
         ).first()
 
     def duplicate_candidates(
-        self, conn: Connection, name_key: str, phone: str | None, email: str | None,
+        self, conn: Connection, match: str | None, phone: str | None, email: str | None,
         exclude_id: int | None,
     ) -> Sequence[Any]:
         if not self.rls_applies(conn):
-            return super().duplicate_candidates(conn, name_key, phone, email, exclude_id)
+            return super().duplicate_candidates(conn, match, phone, email, exclude_id)
         arguments = ", ".join(f":{name}" for name in DUPLICATE_OWNERS_PARAMETERS)
         return conn.execute(
-            text(f"SELECT id, owner_id, phone, email, login, name FROM crm_duplicate_owners({arguments})"),
-            dict(zip(DUPLICATE_OWNERS_PARAMETERS, (name_key, phone or None, email or None, exclude_id),
-                     strict=True)),
+            text("SELECT id, owner_id, phone, email, match_key, login, name "
+                 f"FROM crm_duplicate_owners({arguments})"),
+            dict(zip(DUPLICATE_OWNERS_PARAMETERS,
+                     (match or None, phone or None, email or None, exclude_id), strict=True)),
         ).all()
 
     # --- connection health --------------------------------------------------------------------

@@ -15,11 +15,13 @@ The rules, so a user can predict the outcome:
 - **Validation** is the store's own (``validate.customer``, ``validate.contact``,
   ``validate.parse_tags``), plus ``extra`` values (no control characters, bounded lengths); the
   Chinese values of status, kind and tier (意向, 个人, A类) are understood here as on every path.
-- **Duplicates** are looked for in the database and earlier in the same file, by E.164 phone,
-  case-folded email, the store's ``name_key``, the name without its legal form (华为技术有限公司 and
-  华为技术公司; Acme Ltd and Acme Inc) and, among customers of the same company, a rapidfuzz
-  similarity of at least ``FUZZY_CUTOFF`` (candidates are narrowed by index look-ups per batch
-  first, never scored against the whole table: DESIGN §11). DESIGN §5 holds: a match owned by
+- **Duplicates** are looked for in the database and earlier in the same file by the store's one
+  rule (``customers/duplicates.py``): the same E.164 phone, the same case-folded email, or the
+  same name at the same company (a company's own name, without its legal form, is its company:
+  华为技术有限公司 and 华为技术公司; Acme Ltd and Acme Inc), unless both phones are known and
+  differ. A name alone is no duplicate: a same-name row with another phone is added. Candidates
+  are narrowed by index look-ups per batch, never scored against the whole table (DESIGN §11).
+  DESIGN §5 holds: a match owned by
   another rep is never merged into nor duplicated by a non-admin; the row is skipped as "already
   exists, owned by X". Otherwise ``--on-duplicate`` decides: ``skip`` (default), ``merge`` (fill
   empty fields, add missing tags, contacts and extra keys; a differing non-empty value is kept

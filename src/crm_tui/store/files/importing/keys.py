@@ -1,37 +1,18 @@
-"""The keys that make two names one customer for the importer, beyond the store's ``name_key``.
-
-A name without its legal form (华为技术有限公司 and 华为技术公司; Acme Ltd and Acme Inc) is a
-*core*; the names of one company are compared fuzzily within a block keyed by the company.
+"""Name keys the importer keeps on each row. The duplicate rule itself, and ``core_key`` (a name
+without its legal form: 华为技术有限公司 and 华为技术公司; Acme Ltd and Acme Inc), live in
+``customers/duplicates.py``: one definition for the store, the importer and ``crm duplicates``.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from crm_tui.store import validate
+from crm_tui.store.customers.duplicates import core_key
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_LEGAL_WORDS = ("co", "company", "ltd", "limited", "inc", "incorporated", "corp", "corporation",
-                "llc", "plc", "gmbh", "ag", "sa", "pte", "pty", "llp", "group")
+__all__ = ["company_key", "core_key", "core_variants"]
+
 _LEGAL_CJK = ("股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "集团", "公司")
-
-
-def core_key(name: str) -> str:
-    """A name without its legal form (Ltd, Inc, 有限公司, ...): the key for look-alikes."""
-    normal = unicodedata.normalize("NFKC", name).casefold()
-    words = _WORD.findall(normal)
-    while len(words) > 1 and words[-1] in _LEGAL_WORDS:
-        words.pop()
-    joined = "".join(words).replace("_", "")
-    changed = True
-    while changed:
-        changed = False
-        for suffix in _LEGAL_CJK:
-            if joined.endswith(suffix) and len(joined) > len(suffix) + 1:
-                joined = joined[: -len(suffix)]
-                changed = True
-    return joined[:200]
 
 
 def core_variants(core: str) -> list[str]:

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select
 
 from crm_tui.store import validate
+from crm_tui.store.customers.duplicates import match_key
 from crm_tui.store.files.importing.columns import CUSTOMER_FIELDS
-from crm_tui.store.files.importing.keys import company_key, core_key
 from crm_tui.store.files.importing.matching import KeyIndex, Target
 from crm_tui.store.files.importing.report import PROBLEM_LIMIT, ImportReport
 from crm_tui.store.files.importing.rows import PreparedRow
@@ -100,7 +100,7 @@ class Merger:
                 changed = True
         if changed:
             self._reindex(target, current.get("name") or "", current.get("phone"),
-                          current.get("email"), current.get("company"))
+                          current.get("email"), current.get("company"), current.get("kind"))
         return changed
 
     def merge_pending(self, row: PreparedRow, target: Target) -> bool:
@@ -135,14 +135,14 @@ class Merger:
         if changed:
             data = pending.data
             pending.search_text = None
-            self._reindex(target, data.name, data.phone, data.email, data.company)
+            pending.match_key = match_key(data.name, data.kind, data.company)
+            self._reindex(target, data.name, data.phone, data.email, data.company, data.kind)
         return changed
 
     def _reindex(self, target: Target, name: str, phone: str | None, email: str | None,
-                 company: str | None) -> None:
+                 company: str | None, kind: str | None) -> None:
         """Let later rows find ``target`` by the keys a merge gave it."""
-        self.index.add(target, phone, email, validate.name_key(name), core_key(name),
-                       company_key(company))
+        self.index.add(target, phone, email, match_key(name, kind, company))
 
     def _conflict(self, number: int, target: Target, name: str, old: Any, new: Any) -> None:
         """A differing non-empty value: the existing one is kept, and the report says so."""

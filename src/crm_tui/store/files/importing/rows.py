@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_tui.store import validate
+from crm_tui.store.customers.duplicates import match_key
 from crm_tui.store.errors import ValidationError
 from crm_tui.store.files.importing.columns import Column
 from crm_tui.store.files.importing.keys import company_key, core_key
@@ -59,6 +60,7 @@ class PreparedRow:
     core: str
     company_key: str | None
     search_text: str | None = None  # None once a merge changed the row
+    match_key: str | None = None  # duplicates.match_key: the same name at the same company
 
 
 def unneutralise(value: str) -> str:
@@ -158,6 +160,7 @@ def prepare_row(spec: RowSpec, number: int, cells: list[str]) -> PreparedRow | s
     row = PreparedRow(number, cells, data, provided, extra, tags, contacts,
                       validate.name_key(data.name), core_key(data.name), company_key(data.company))
     row.search_text = row_search_text(row)
+    row.match_key = match_key(data.name, data.kind, data.company)
     return row
 
 

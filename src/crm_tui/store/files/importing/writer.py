@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Integer, func, insert, literal, null, select, update
 
 from crm_tui.store import validate
+from crm_tui.store.customers.duplicates import match_key
 from crm_tui.store.files.importing.matching import Target, one_of
 from crm_tui.store.files.importing.merging import Merge
 from crm_tui.store.files.importing.report import ImportReport
@@ -56,6 +57,7 @@ class Writer:
                 locked=False,
                 search_text=row.search_text or row_search_text(row),
                 name_key=validate.name_key(data.name),
+                match_key=row.match_key,
                 created_at=now,
                 updated_at=now,
                 updated_by_id=actor.id,
@@ -155,6 +157,10 @@ class Writer:
                 changes["contacts"] = (None, ", ".join(c["name"] for c in merge.contacts))
             if not changes:
                 continue
+            if any(k in new_values for k in ("kind", "company")):
+                values = merge.target.values or {}
+                new_values["match_key"] = match_key(values.get("name") or "", values.get("kind"),
+                                                    values.get("company"))
             if merge.contacts or any(k in new_values for k in ("company", "phone", "email")):
                 new_values["search_text"] = store._search_text(
                     conn, customer_id, SearchFields(merge.target.values or {}))
