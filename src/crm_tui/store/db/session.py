@@ -10,12 +10,19 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DatabaseError, OperationalError, ProgrammingError
 
 from crm_tui.store.clock import Clock
 from crm_tui.store.db.engine import WRITE_OPTION, describe_url, make_engine
 from crm_tui.store.db.notify import ChangeNotifier
-from crm_tui.store.errors import DatabaseBusy, DatabaseUnavailable, SchemaOutOfDate
+from crm_tui.store.errors import (
+    DatabaseBusy,
+    DatabaseDamaged,
+    DatabaseUnavailable,
+    SchemaOutOfDate,
+    SchemaTooNew,
+    UsageError,
+)
 from crm_tui.store.schema.version import SCHEMA_HEAD
 
 if TYPE_CHECKING:
@@ -46,6 +53,18 @@ def _busy(exc: OperationalError, label: str) -> DatabaseBusy | None:
             "try again when the database is less busy."
         )
     return None
+
+
+_FILE_ACCESS = ("SQLite writes beside the file, in its -wal and -shm files, even to read: check "
+                "that you may write the file and its folder")
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this crm's migrations (else a newer crm made it)."""
+    from pathlib import Path
+
+    versions = Path(__file__).parent.parent / "schema" / "migrations" / "versions"
+    return any(path.name.split("_", 1)[0] == revision for path in versions.glob("*.py"))
 
 
 class Session:
@@ -141,28 +160,73 @@ class Session:
 
     def schema_revision(self) -> str | None:
         """The Alembic revision the database is at, or None if it was never initialised."""
+        return self._schema_state()[0]
+
+    def _schema_state(self) -> tuple[str | None, set[str]]:
+        """The revision and the names of the tables there, in one round trip.
+
+        A file that is not a database at all is ``DatabaseDamaged`` (exit 2), not an
+        unexpected error.
+        """
+        if self.is_sqlite:
+            tables = "SELECT group_concat(name, ',') FROM sqlite_master WHERE type = 'table'"
+        else:
+            tables = ("SELECT string_agg(tablename, ',') FROM pg_catalog.pg_tables "
+                      "WHERE schemaname = current_schema()")
         try:
             with self.engine.connect() as conn:
-                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                row = conn.execute(
+                    text(f"SELECT (SELECT version_num FROM alembic_version), ({tables})")
+                ).one()
         except (OperationalError, ProgrammingError) as exc:
             message = str(exc.orig or exc).lower()
             if "alembic_version" in message and ("no such table" in message or "does not exist" in message):
-                return None
+                return None, set()
+            if "not a database" in message:
+                raise self._damaged(exc) from None
+            if self.is_sqlite and ("unable to open" in message or "readonly" in message):
+                raise UsageError(f"The database {self.label} cannot be opened "
+                                 f"({_FILE_ACCESS}).") from None
             if isinstance(exc, OperationalError):
                 raise self._unavailable(exc) from exc
             raise
+        except DatabaseError as exc:  # "file is not a database", "malformed"
+            raise self._damaged(exc) from None
+        return row[0], set(str(row[1] or "").split(","))
+
+    def _damaged(self, exc: DatabaseError) -> DatabaseDamaged:
+        reason = str(exc.orig or exc).strip().splitlines()[0].rstrip(".")
+        return DatabaseDamaged(
+            f"The database {self.label} cannot be read ({reason}): it is not a crm database "
+            "or it is damaged; check --db, or restore it from a backup."
+        )
 
     def ensure_current(self) -> None:
-        """Refuse to work on a database that is not at this version's schema; never alter it."""
-        revision = self.schema_revision()
+        """Refuse to work on a database that is not at this version's schema, was made by a
+        newer crm, or lacks one of its tables; never alter it."""
+        revision, present = self._schema_state()
         if revision is None:
             raise SchemaOutOfDate(
                 f"The database {self.label} is not initialised: run `crm init` first."
             )
         if revision != SCHEMA_HEAD:
+            if not is_known_revision(revision):
+                raise SchemaTooNew(
+                    f"The database {self.label} is at schema {revision}, which is newer than "
+                    f"this crm knows (it needs {SCHEMA_HEAD}): upgrade crm itself; "
+                    "`crm db upgrade` cannot help."
+                )
             raise SchemaOutOfDate(
                 f"The database {self.label} is at schema {revision}, this crm needs {SCHEMA_HEAD}: "
                 "run `crm db upgrade`."
+            )
+        from crm_tui.store.schema.tables import metadata
+
+        missing = sorted(set(metadata.tables) - present)
+        if missing:
+            raise DatabaseDamaged(
+                f"The database {self.label} has no table {', '.join(missing)}: it is damaged; "
+                "restore it from a backup."
             )
 
     def after_init(self) -> None:

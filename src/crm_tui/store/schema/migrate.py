@@ -60,6 +60,20 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _refuse_newer(engine: Engine, current: str | None) -> None:
+    """A revision this crm does not know was made by a newer crm: ``SchemaTooNew``, not
+    Alembic's "Can't locate revision" (issue 22, item 10)."""
+    from crm_tui.store.db.engine import describe_url
+    from crm_tui.store.db.session import is_known_revision
+    from crm_tui.store.errors import SchemaTooNew
+
+    if current is not None and not is_known_revision(current):
+        raise SchemaTooNew(
+            f"The database {describe_url(str(engine.url))} is at schema {current}, which is "
+            f"newer than this crm knows (it has {SCHEMA_HEAD}): upgrade crm itself."
+        )
+
+
 def status(url: str | None = None, engine: Engine | None = None) -> SchemaStatus:
     """Where the database stands against the migrations (a missing SQLite file is ``NotFound``)."""
     if engine is None:
@@ -69,6 +83,7 @@ def status(url: str | None = None, engine: Engine | None = None) -> SchemaStatus
         finally:
             own.dispose()
     current = current_revision(engine)
+    _refuse_newer(engine, current)
     script = _script()
     head = script.get_current_head() or SCHEMA_HEAD
     pending = [rev.revision for rev in script.iterate_revisions(head, current)] if current != head else []
@@ -89,6 +104,7 @@ def upgrade(
             return upgrade(engine=own)
         finally:
             own.dispose()
+    _refuse_newer(engine, current_revision(engine))
     enable_wal(engine)
     with engine.connect() as conn:
         command.upgrade(_config(conn), "head")
