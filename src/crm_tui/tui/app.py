@@ -103,7 +103,10 @@ class CrmApp(App[None]):
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     """Screens narrower than 100 columns get the class ``-narrow`` (app.tcss lays them out for
-    80×24: one column of fields, fewer table columns)."""
+    80 columns: one column of fields, the dashboard's charts lower)."""
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    """Screens lower than 32 lines get the class ``-short`` (app.tcss: forms with one line per
+    field, so New customer fits 24 lines, buttons included)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "go('customers')", _("List"), id="app.customers",

@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Select, Static
+from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from crm_tui.i18n import _
 from crm_tui.present.format import short_datetime
@@ -38,6 +38,7 @@ FIELDS = (
     ("industry", _("Industry")),
     ("region", _("Region")),
     ("source", _("Source")),
+    ("kind", _("Kind")),
 )
 """The new-customer form's fields."""
 
@@ -51,10 +52,19 @@ CUSTOMER_FIELDS = (
     ("address", _("Address")),
     ("source", _("Source")),
     ("status", _("Status")),
+    ("kind", _("Kind")),
     ("tags", _("Tags")),
     ("notes", _("Notes")),
 )
 """The edit form's fields."""
+
+
+def kind_select(value: str) -> Select[str]:
+    """The Kind field: company or person."""
+    from crm_tui.store.domain import CUSTOMER_KINDS
+
+    return Select([(_(k), k) for k in CUSTOMER_KINDS], value=value, allow_blank=False,
+                  id="field-kind")
 
 
 class CustomerFormScreen(FormDialog[int]):
@@ -62,6 +72,35 @@ class CustomerFormScreen(FormDialog[int]):
 
     FORM_TITLE = _("New customer")
     FORM_FIELDS = FIELDS
+
+    def __init__(self, initial: dict[str, Any] | None = None) -> None:
+        super().__init__(initial)
+        self._kind_guess: str | None = "company"
+        """The Kind the form last guessed from the name; None once the user chose one."""
+
+    def field_widget(self, key: str) -> Widget:
+        if key == "kind":
+            return kind_select(self.initial.get("kind") or "company")
+        return super().field_widget(key)
+
+    @on(Input.Changed, "#field-name")
+    def _guess_kind(self, event: Input.Changed) -> None:
+        """Kind follows the name (张三丰: person; 华为技术有限公司: company) until the user
+        picks one; the guess is the store's (``domain.guess_kind``)."""
+        if self._kind_guess is None:
+            return
+        from crm_tui.store.domain import guess_kind
+
+        guess = guess_kind(event.value)
+        if guess != self._kind_guess:
+            self._kind_guess = guess
+            with self.prevent(Select.Changed):  # a guess, not the user's choice
+                self.set_field("kind", guess)
+
+    @on(Select.Changed, "#field-kind")
+    def _kind_chosen(self, event: Select.Changed) -> None:
+        if event.value != self._kind_guess:  # the Select also reports its first value
+            self._kind_guess = None  # chosen by hand: the name no longer changes it
 
     def compose_after_fields(self) -> ComposeResult:
         yield Checkbox(_("Put it in the open sea (no owner)"), id="field-pool")
@@ -157,6 +196,8 @@ class EditCustomerScreen(FormDialog["CustomerRecord"]):
         return _("Edit {name} (#{id})").format(name=printable(self.initial["name"]), id=self.customer_id)
 
     def field_widget(self, key: str) -> Widget:
+        if key == "kind":
+            return kind_select(self.initial.get("kind") or "company")
         if key == "status":
             from crm_tui.store.domain import STATUSES
 
@@ -210,6 +251,7 @@ class EditCustomerScreen(FormDialog["CustomerRecord"]):
         self.initial = self._initial(event.record)
         for key, _title in self.FORM_FIELDS:
             value = self.initial.get(key)
-            self.set_field(key, (value or "lead") if key == "status" else value)
+            default = {"status": "lead", "kind": "company"}.get(key)
+            self.set_field(key, (value or default) if default else value)
         self.clear_errors()
         self.form_message(_("Reloaded: these are the saved values."))

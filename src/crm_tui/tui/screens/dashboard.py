@@ -38,8 +38,8 @@ REP_COLUMNS = (
     ("won_amount_this_month", "Won amount"),
 )
 
-WARN_STYLES = {"overdue": "red", "recycle_soon": "yellow"}
-"""Numbers that ask for attention when they are not zero."""
+WARN_COLOURS = {"overdue": "error", "recycle_soon": "warning"}
+"""Numbers that ask for attention when they are not zero: the theme colour they are drawn in."""
 
 
 def money(value: Decimal | int | float) -> str:
@@ -154,7 +154,7 @@ class DashboardScreen(CrmScreen):
             for key in ("owned", "follow_ups_7d", "follow_ups_30d", "overdue", "recycle_soon",
                         "won_this_month"):
                 number = getattr(line, key)
-                style = WARN_STYLES.get(key, "") if number else ""
+                style = self._theme_colour(WARN_COLOURS[key]) if number and key in WARN_COLOURS else ""
                 if is_total:
                     style = f"bold {style}".strip()
                 cells.append(Text(str(number), style=style, justify="right"))
@@ -180,14 +180,19 @@ class DashboardScreen(CrmScreen):
         sparks = self.query_one("#chart-sea", WeekSparks)
         sparks.title = _("Open sea: {size:,} customers").format(size=sea.size)
         sparks.set_series(
-            [(_("in"), [w.inflow for w in weeks], "green"),
-             (_("out"), [w.outflow for w in weeks], "magenta")],
+            [(_("in"), [w.inflow for w in weeks], self._theme_colour("success")),
+             (_("out"), [w.outflow for w in weeks], self._theme_colour("accent"))],
             caption="\n".join([
                 _("{n} weeks from {first}").format(n=len(weeks), first=first),
                 _("in: released, recycled, new"),
                 _("out: claimed"),
             ]),
         )
+
+    def _theme_colour(self, name: str) -> str:
+        """The app theme's colour ``name`` (error, warning, success, accent) as a Rich colour,
+        so every theme (light or dark) draws the dashboard in its own colours."""
+        return getattr(self.app.current_theme, name, None) or ""
 
     # --- actions ------------------------------------------------------------------------------
 

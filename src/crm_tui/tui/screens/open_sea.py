@@ -63,15 +63,15 @@ class PoolRow:
 def sea_columns() -> list[Column]:
     return [
         Column("name", _("Name"), 12, flex=3),
-        Column("industry", _("Industry"), 8),
-        Column("region", _("Region"), 8),
-        Column("source", _("Source"), 8),
-        Column("tier", _("Tier"), 4),
+        Column("industry", _("Industry"), 8, drop=4),
+        Column("region", _("Region"), 8, drop=1),
+        Column("source", _("Source"), 8, drop=5),
+        Column("tier", _("Tier"), 4, drop=3),
         Column("release_reason", _("Why in the sea"), 12, flex=3),
-        Column("released_by", _("By"), 8),
+        Column("released_by", _("By"), 8, drop=2),
         Column("pool_entered_at", _("Entered"), 11),
-        Column("last_summary", _("Last follow-up"), 12, flex=3),
-        Column("phone", _("Phone"), 14),
+        Column("last_summary", _("Last follow-up"), 12, flex=3, drop=6),
+        Column("phone", _("Phone"), 14, whole=True),
     ]
 
 

@@ -12,7 +12,7 @@ customers: at most ``MAX_PAGES`` pages of ``PAGE_SIZE`` rows.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, ClassVar, Protocol
@@ -61,18 +61,23 @@ class Column:
     """Cells; for a flexible column, the least it gets."""
     flex: int = 0
     """Share of the width left over after the fixed columns."""
+    drop: int = 0
+    """When the columns do not fit (80 columns), those with the highest ``drop`` give way
+    first; 0: never (the name, and the phone a rep dials)."""
+    whole: bool = False
+    """Never cut: the column is as wide as its widest value on screen (a phone number)."""
 
 
 def default_columns() -> list[Column]:
     return [
         Column("name", _("Name"), 12, flex=3),
         Column("company", _("Company"), 12, flex=3),
-        Column("status", _("Status"), 7),
-        Column("tier", _("Tier"), 4),
-        Column("owner", _("Owner"), 10),
-        Column("last_follow_up_at", _("Last f/u"), 10),
+        Column("status", _("Status"), 7, drop=1),
+        Column("tier", _("Tier"), 4, drop=2),
+        Column("owner", _("Owner"), 10, drop=3),
+        Column("last_follow_up_at", _("Last f/u"), 10, drop=4),
         Column("next_follow_up_at", _("Next f/u"), 10),
-        Column("phone", _("Phone"), 15),
+        Column("phone", _("Phone"), 15, whole=True),
     ]
 
 
@@ -134,6 +139,11 @@ class PageCache:
 
     def row_count(self) -> int:
         return sum(len(rows) for rows in self._pages.values())
+
+    def rows(self) -> Iterator[CustomerRecord]:
+        """Every row held, page by page."""
+        for rows in self._pages.values():
+            yield from rows
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -308,6 +318,7 @@ class CustomerTable(ScrollView, can_focus=True):
         self._pending: set[int] = set()
         self._generation = 0
         self._widths: list[int] = []
+        self._widths_for = -1
 
     # --- feeding the table ------------------------------------------------------------------
 
@@ -397,6 +408,7 @@ class CustomerTable(ScrollView, can_focus=True):
             return
         self._pending.discard(message.page_no)
         self._cache.put(message.page_no, message.rows)
+        self._widths = []  # a wider phone number may have arrived
         if self.total is None:
             self._update_virtual_size()
         self.refresh()
@@ -442,19 +454,47 @@ class CustomerTable(ScrollView, can_focus=True):
         return max(1, self.scrollable_content_region.height - 1)
 
     def _column_widths(self, width: int) -> list[int]:
-        if self._widths and sum(self._widths) + len(self._widths) == width:
+        """Each column's cells (0: left out), filling ``width`` with one space between columns.
+
+        Columns that do not fit give way by ``drop``; a ``whole`` column is as wide as its
+        widest loaded value; what is left goes to the flexible columns by their share.
+        """
+        if self._widths and self._widths_for == width:
             return self._widths
-        fixed = sum(c.width for c in self.columns) + len(self.columns)
-        spare = max(0, width - fixed)
-        flex_total = sum(c.flex for c in self.columns) or 1
-        widths = [c.width + (spare * c.flex // flex_total if c.flex else 0) for c in self.columns]
-        leftover = width - (sum(widths) + len(widths))
+        minimum = [self._least_width(c) for c in self.columns]
+        shown = [True] * len(self.columns)
+
+        def needed() -> int:
+            return 1 + sum(w + 1 for w, on in zip(minimum, shown, strict=True) if on)
+
+        for rank in sorted({c.drop for c in self.columns if c.drop}, reverse=True):
+            for i, column in enumerate(self.columns):
+                if needed() > width and column.drop == rank:
+                    shown[i] = False
+        spare = max(0, width - needed())
+        flex_total = sum(c.flex for c, on in zip(self.columns, shown, strict=True) if on) or 1
+        widths = [
+            (least + (spare * c.flex // flex_total if c.flex else 0)) if on else 0
+            for c, least, on in zip(self.columns, minimum, shown, strict=True)
+        ]
+        leftover = width - 1 - sum(w + 1 for w in widths if w)
         for i, column in enumerate(self.columns):
-            if column.flex and leftover > 0:
+            if column.flex and shown[i] and leftover > 0:
                 widths[i] += leftover
                 break
-        self._widths = widths
+        self._widths, self._widths_for = widths, width
         return widths
+
+    def _least_width(self, column: Column) -> int:
+        if not column.whole:
+            return column.width
+        values = (cell_len(self.cell(r, column.key)) for r in self._cache.rows())
+        return max(column.width, cell_len(column.title) + 2, *values)
+
+    def visible_columns(self) -> list[str]:
+        """The keys of the columns shown at the current width (the rest gave way)."""
+        widths = self._column_widths(self.scrollable_content_region.width)
+        return [c.key for c, cells in zip(self.columns, widths, strict=True) if cells]
 
     # --- drawing ------------------------------------------------------------------------------
 
@@ -488,6 +528,8 @@ class CustomerTable(ScrollView, can_focus=True):
         arrow = " ▼" if self.sort_descending else " ▲"
         segments = [Segment(" ", style)]
         for column, cells in zip(self.columns, self._column_widths(width), strict=True):
+            if not cells:
+                continue
             title = column.title + (arrow if column.key == self.sort_key else "")
             segments.append(Segment(fit(title, cells) + " ", style))
         return Strip(segments).crop_extend(0, width, style)
@@ -507,6 +549,8 @@ class CustomerTable(ScrollView, can_focus=True):
             )
         segments = [Segment("✓" if record.id in self.selected else " ", base)]
         for column, cells in zip(self.columns, self._column_widths(width), strict=True):
+            if not cells:
+                continue
             style = overdue_style if column.key == "next_follow_up_at" and overdue_style else base
             segments.append(Segment(fit(self.cell(record, column.key), cells), style))
             segments.append(Segment(" ", base))
@@ -597,6 +641,8 @@ class CustomerTable(ScrollView, can_focus=True):
         for column, cells in zip(
             self.columns, self._column_widths(self.scrollable_content_region.width), strict=True
         ):
+            if not cells:
+                continue
             if left <= x < left + cells + 1:
                 return column.key
             left += cells + 1
