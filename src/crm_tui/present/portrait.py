@@ -85,17 +85,20 @@ def header_card(portrait: Any, today: date) -> Group:
                   Text(_("next follow-up"), style=label), Text(next_text, style=next_style))
     facts.add_row(Text(_("recycled in"), style=label), recycle,
                   Text(_("kind"), style=label), _t(c.kind))
-    contact_bits = [printable(v) for v in (c.phone, c.email) if v]
-    if contact_bits:
-        facts.add_row(Text(_("phone/email"), style=label), Text(" · ".join(contact_bits)),
-                      Text(_("source"), style=label), _t(c.source or "-"))
     place = [printable(v) for v in (c.industry, c.region, c.address) if v]
-    if place:
-        facts.add_row(Text(_("where"), style=label), Text(" · ".join(place)), Text(""), Text(""))
+    facts.add_row(Text(_("where"), style=label), Text(" · ".join(place) or "-"),
+                  Text(_("source"), style=label), _t(c.source or "-"))
     if c.owner is None and c.release_reason:
         facts.add_row(Text(_("released"), style=label),
                       _t(f"{c.released_by or ''}: {c.release_reason}"), Text(""), Text(""))
-    return Group(title, facts)
+    # The phone and email on lines of their own, never cut: the number a rep dials.
+    reach = Table.grid(padding=(0, 1))
+    reach.add_column()
+    reach.add_column(no_wrap=True, overflow="ignore")
+    for key, value in ((_("phone"), c.phone), (_("email"), c.email)):
+        if value:
+            reach.add_row(Text(key, style=label), Text(printable(value)))
+    return Group(title, facts, reach) if reach.row_count else Group(title, facts)
 
 
 def completeness_bar(share: float, missing: Sequence[str], width: int = 20) -> Text:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,6 +25,7 @@ from crm_tui.i18n import _
 from crm_tui.present.format import due_phrase, short_date, short_datetime
 from crm_tui.present.textsafe import printable
 from crm_tui.tui.screens.base import CrmScreen
+from crm_tui.tui.widgets.customer_table import fit
 from crm_tui.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -35,7 +37,10 @@ LOG_PAGE = 40
 CHANNEL_CHOICES = ("call", "visit", "wechat", "email", "meeting", "other")
 """The filter's choices; the store validates them (``validate.channel``)."""
 
-REASON_STYLES = {"overdue": "bold red", "due": "bold yellow", "recycle": "bold magenta"}
+REASON_COLOURS = {"overdue": "error", "due": "warning", "recycle": "accent"}
+"""The theme colour (drawn bold) of each reason a customer is on *Due today*."""
+SUMMARY_ROOM = 60
+"""At most this many cells of a summary in the log; fewer when the terminal is narrower."""
 
 
 class FollowUpsScreen(CrmScreen):
@@ -91,7 +96,8 @@ class FollowUpsScreen(CrmScreen):
         yield Horizontal(id="log-filters")
         with Vertical(id="log-box"):
             log: DataTable[Any] = DataTable(id="log", cursor_type="row", zebra_stripes=True)
-            log.add_columns(_("when"), _("customer"), _("rep"), _("channel"), _("summary"), _("next"))
+            # The summary last: at 80 columns it is the one cut, not the next date.
+            log.add_columns(_("when"), _("customer"), _("rep"), _("channel"), _("next"), _("summary"))
             yield log
         yield Static("", id="log-status", markup=False)
         yield KeyFooter()
@@ -159,7 +165,7 @@ class FollowUpsScreen(CrmScreen):
         table.clear()
         for index, item in enumerate(event.items):
             table.add_row(
-                Text(due_phrase(item), style=REASON_STYLES.get(item.reason, "")),
+                Text(due_phrase(item), style=self._reason_style(item.reason)),
                 Text(printable(item.name)),
                 Text(printable(item.company)),
                 short_datetime(item.last_follow_up_at) or _("never"),
@@ -186,12 +192,14 @@ class FollowUpsScreen(CrmScreen):
         table = self.query_one("#log", DataTable)
         row = table.cursor_row
         table.clear()
+        room = self._summary_room(event.rows)
         for index, f in enumerate(event.rows):
-            summary = printable(f.summary).replace("\n", " ⏎ ")
+            # A line break shown as " / ": ⏎ is drawn two cells wide by some terminals.
+            summary = printable(f.summary).replace("\n", " / ")
             table.add_row(
                 short_datetime(f.at), Text(printable(f.customer_name)), Text(printable(f.rep)),
-                _(f.channel), Text(summary[:60] + ("…" if len(summary) > 60 else "")),
-                short_date(f.next_at), key=str(index),
+                _(f.channel), short_date(f.next_at), Text(fit(summary, room).rstrip()),
+                key=str(index),
             )
         if event.rows:
             table.move_cursor(row=min(row, len(event.rows) - 1))
@@ -199,6 +207,24 @@ class FollowUpsScreen(CrmScreen):
         status.remove_class("-error")
         more = _(" · m: older") if len(event.rows) >= self.log_limit else ""
         status.update(_("{n} follow-ups, newest first").format(n=len(event.rows)) + more)
+
+    def _summary_room(self, rows: list[FollowUpRecord]) -> int:
+        """Cells left for the summary once the other columns of the log are laid out."""
+        others = [
+            max((cell_len(short_datetime(f.at)) for f in rows), default=4),
+            max((cell_len(printable(f.customer_name)) for f in rows), default=8),
+            max((cell_len(printable(f.rep)) for f in rows), default=3),
+            max((cell_len(_(f.channel)) for f in rows), default=7),
+            10,
+        ]
+        width = self.size.width or self.app.size.width
+        # Each column has a cell of padding either side; the table keeps 2 for its scrollbar.
+        room = width - 2 - sum(w + 2 for w in others) - 2
+        return max(12, min(SUMMARY_ROOM, room))
+
+    def _reason_style(self, reason: str) -> str:
+        colour = getattr(self.app.current_theme, REASON_COLOURS.get(reason, ""), None)
+        return f"bold {colour}" if colour else ""
 
     @on(FilterRefused)
     def _filter_refused(self, event: FilterRefused) -> None:
