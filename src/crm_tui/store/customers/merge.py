@@ -9,7 +9,8 @@ had otherwise under ``extra["merged #ID"]`` (nothing is lost), writes one audit 
 was merged, and deletes the OTHER rows. Each OTHER id stays findable: ``merged_customer`` maps
 it to KEEP, and reading it answers "Customer 12 was merged into #5." (``MergedAway``).
 
-Deleting rather than hiding the merged rows keeps every list, search, count, cap and rule
+(SQLite may give a later customer a merged id again: the living customer is then the one
+found by that id.) Deleting rather than hiding the merged rows keeps every list, search, count, cap and rule
 exactly as it was: a merged customer is simply no longer there.
 
 On PostgreSQL the merge runs on connections that row-level security does not filter (the owner
@@ -99,6 +100,9 @@ class MergeOps(CustomerOps):
             conn.execute(update(merged_t).where(merged_t.c.merged_into.in_(others))
                          .values(merged_into=keep_id))
             now = self.clock.now()
+            # SQLite gives a new customer the id after the highest one left, which may be a
+            # merged customer's: that mapping is stale once the id lives again.
+            conn.execute(delete(merged_t).where(merged_t.c.id.in_(others)))
             conn.execute(insert(merged_t), [
                 dict(id=other, merged_into=keep_id, merged_at=now, merged_by_id=actor.id)
                 for other in others
