@@ -48,7 +48,8 @@ class FollowUpFormScreen(FormDialog["FollowUpRecord"]):
             return Select([(_(c), c) for c in CHANNELS], value="call", allow_blank=False,
                           id="field-channel")
         if key == "next":
-            return Input(placeholder=_("YYYY-MM-DD, +3d, or empty"), id="field-next")
+            return Input(placeholder=_("YYYY-MM-DD or +3d; empty clears the planned follow-up"),
+                         id="field-next")
         return super().field_widget(key)
 
     def compose_after_fields(self) -> ComposeResult:

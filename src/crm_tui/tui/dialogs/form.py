@@ -142,10 +142,14 @@ class FormDialog(CrmModal[SavedType | None]):
         widget = self.query_one(f"#error-{key}", Static)
         widget.update(message)
         widget.add_class("-shown")
+        self.call_after_refresh(widget.scroll_visible, animate=False)
 
     def form_message(self, message: str) -> None:
-        """Show ``message`` above the buttons."""
-        self.query_one("#form-error", Static).update(message)
+        """Show ``message`` above the buttons (scrolled into view: on a low terminal the form
+        scrolls, and a refusal below the edge would say nothing)."""
+        widget = self.query_one("#form-error", Static)
+        widget.update(message)
+        self.call_after_refresh(widget.scroll_visible, animate=False)
 
     def show_error(self, error: Exception) -> None:
         """A field's message beside the field; anything else above the buttons."""

@@ -340,9 +340,13 @@ class PortraitScreen(CrmScreen):
         self.app.call_from_thread(self._push_release, name, reasons)
 
     def _push_release(self, name: str, reasons: list[str]) -> None:
+        from crm_tui.store.domain import OPEN_STAGES
         from crm_tui.tui.dialogs.release_form import ReleaseFormScreen
 
-        self.app.push_screen(ReleaseFormScreen(self.customer_id, name, reasons), self._released)
+        deals = self.portrait.deals if self.portrait is not None else []
+        open_deals = [deal for deal in deals if deal.stage in OPEN_STAGES]
+        self.app.push_screen(ReleaseFormScreen(self.customer_id, name, reasons, open_deals),
+                             self._released)
 
     def _released(self, record: Any) -> None:
         if record is not None:
