@@ -225,3 +225,164 @@ def _drop(admin_url: str, name: str) -> None:
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- the TUI: "add anyway" where the store allows it, and merging --------------------------------
+
+TUI_SIZE = (120, 36)
+
+
+@pytest.fixture
+def tui_book(sqlite_url: str, clock):
+    """A rep with her own 魏博, and the boss's 张伟 (SQLite: the screens are the same)."""
+    from crm_tui.store.schema.setup import initialise
+
+    initialise(sqlite_url, "boss", "The Boss", clock=clock)
+    store = Store(sqlite_url, clock=clock)
+    admin = store.actor("boss")
+    store.add_rep(admin, "alice", "Alice Wang")
+    alice = store.actor("alice")
+    own = store.add_customer(alice, {"name": "魏博", "kind": "person", "phone": OWN_PHONE})
+    store.add_customer(admin, {"name": "张伟", "kind": "person", "phone": THEIR_PHONE})
+    yield store, alice, own.id
+    store.close()
+
+
+def _app(store: Store, actor):
+    from crm_tui.tui.app import make_app
+
+    return make_app(store, actor, clock=store.clock, cursor_blink=False, watch_changes=False,
+                    start_mode="customers")
+
+
+async def _new_customer(pilot, **values: str):
+    from textual.widgets import Input
+
+    from crm_tui.tui.dialogs.customer_form import CustomerFormScreen
+    from tests.tui_data import settle
+
+    await settle(pilot)
+    await pilot.press("n")
+    await settle(pilot)
+    form = pilot.app.screen
+    assert isinstance(form, CustomerFormScreen)
+    for key, value in values.items():
+        form.query_one(f"#field-{key}", Input).value = value
+    await pilot.press("ctrl+s")
+    await settle(pilot)
+    return form
+
+
+def _shown(form, selector: str) -> bool:
+    from textual.widgets import Button
+
+    return bool(form.query_one(selector, Button).display
+                and form.query_one("#duplicate-actions").display)
+
+
+def test_add_anyway_is_offered_for_your_own_match(tui_book):
+    from tests.tui_data import pilot_test, settle
+
+    store, alice, own = tui_book
+
+    @pilot_test
+    async def scenario() -> None:
+        app = _app(store, alice)
+        async with app.run_test(size=TUI_SIZE) as pilot:
+            form = await _new_customer(pilot, name="魏博", phone=OWN_PHONE)
+            assert app.screen is form
+            assert f"as customer {own}, owned by you" in str(form.query_one("#form-error").content)
+            assert _shown(form, "#add-anyway") and _shown(form, "#add-merge")
+            await pilot.click("#add-anyway")
+            await settle(pilot)
+            assert app.screen is not form
+        assert len(store.find(alice, "", scope="mine")) == 2
+
+    scenario()
+
+
+def test_a_colleagues_match_offers_no_way_around(tui_book):
+    from textual.widgets import Input
+
+    from tests.tui_data import pilot_test
+
+    store, alice, _own = tui_book
+
+    @pilot_test
+    async def scenario() -> None:
+        app = _app(store, alice)
+        async with app.run_test(size=TUI_SIZE) as pilot:
+            form = await _new_customer(pilot, name="张伟", phone=THEIR_PHONE)
+            message = str(form.query_one("#form-error").content)
+            assert "owned by The Boss (boss)" in message
+            assert not _shown(form, "#add-anyway") and not _shown(form, "#add-merge")
+            assert form.query_one("#field-name", Input).value == "张伟"  # kept as typed
+            # A namesake with another phone is simply added.
+            form.query_one("#field-phone", Input).value = "13700137000"
+            await pilot.press("ctrl+s")
+            from tests.tui_data import settle
+
+            await settle(pilot)
+            assert app.screen is not form
+
+    scenario()
+    assert {c.name for c in store.find(alice, "", scope="mine")} == {"魏博", "张伟"}
+
+
+def test_add_and_merge_fills_the_existing_record(tui_book):
+    from tests.tui_data import pilot_test, settle
+
+    store, alice, own = tui_book
+
+    @pilot_test
+    async def scenario() -> None:
+        app = _app(store, alice)
+        async with app.run_test(size=TUI_SIZE) as pilot:
+            form = await _new_customer(pilot, name="魏 博", phone=OWN_PHONE,
+                                       email="weibo@example.com")
+            await pilot.click("#add-merge")
+            await settle(pilot)
+            assert app.screen is not form
+
+    scenario()
+    assert [c.id for c in store.find(alice, "", scope="mine")] == [own]
+    assert store.get_customer(own, alice).email == "weibo@example.com"
+
+
+def test_the_portrait_merges_another_record_into_this_one(tui_book):
+    from textual.widgets import Input
+
+    from crm_tui.store.errors import MergedAway
+    from crm_tui.tui.dialogs.customer_form import MergeScreen
+    from crm_tui.tui.screens.portrait import PortraitScreen
+    from tests.tui_data import pilot_test, settle
+
+    store, alice, own = tui_book
+    other = store.add_customer(alice, {"name": "Wei Bo", "phone": OWN_PHONE,
+                                       "region": "上海"}, force=True)
+
+    @pilot_test
+    async def scenario() -> None:
+        app = _app(store, alice)
+        async with app.run_test(size=TUI_SIZE) as pilot:
+            await settle(pilot)
+            app.open_customer(own)
+            await settle(pilot)
+            await pilot.press("M")
+            await settle(pilot)
+            dialog = app.screen
+            assert isinstance(dialog, MergeScreen)
+            dialog.query_one("#field-others", Input).value = "x"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert "ids" in str(dialog.query_one("#error-others").content)
+            dialog.query_one("#field-others", Input).value = f"#{other.id}"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert isinstance(app.screen, PortraitScreen)
+            assert app.screen.portrait is not None
+            assert app.screen.portrait.customer.region == "上海"
+
+    scenario()
+    with pytest.raises(MergedAway):
+        store.get_customer(other.id, alice)

@@ -1,10 +1,13 @@
-"""The customer's dialogs: a new customer, an edit of one, and "changed by X at T" when an edit
-meets someone else's.
+"""The customer's dialogs: a new customer, an edit of one, "changed by X at T" when an edit
+meets someone else's, and merging customers into one.
 
 The store validates and checks duplicates; the forms show what it says: a field's message beside
-that field, "already exists, owned by X" above the buttons. A refused save keeps every typed
-value. An edit saves its fields and its tags in one store call (one transaction), with the
-version it was read at, so it never overwrites another change silently.
+that field, "already exists, owned by X" above the buttons. Where the store says forcing would
+be allowed (``AlreadyExists.force_allowed``: the match is your own or in the open sea, or you
+are an admin), the new-customer form offers "Add anyway", and where it says you may merge into
+the match (``merge_allowed``), "Add and merge into #N"; the form decides neither. A refused save
+keeps every typed value. An edit saves its fields and its tags in one store call (one
+transaction), with the version it was read at, so it never overwrites another change silently.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from crm_tui.tui.dialogs.form import FormDialog
 from crm_tui.tui.screens.base import CrmModal
 
 if TYPE_CHECKING:
-    from crm_tui.store.records import CustomerRecord
+    from crm_tui.store.records import CustomerRecord, MergeResult
 
 FIELDS = (
     ("name", _("Name")),
@@ -67,8 +70,20 @@ def kind_select(value: str) -> Select[str]:
                   id="field-kind")
 
 
+@dataclass(frozen=True)
+class NewCustomer:
+    """One save of the new-customer form, as the worker hands it to the store."""
+
+    fields: dict[str, Any]
+    pool: bool
+    force: bool = False
+    """Add the look-alike the store refused (only offered where the store allows it)."""
+    merge_into: int | None = None
+    """Then merge it into this customer (the match the store named)."""
+
+
 class CustomerFormScreen(FormDialog[int]):
-    """A new customer; dismisses with its id, or None when cancelled."""
+    """A new customer; dismisses with its id (or the id it was merged into), or None."""
 
     FORM_TITLE = _("New customer")
     FORM_FIELDS = FIELDS
@@ -77,6 +92,9 @@ class CustomerFormScreen(FormDialog[int]):
         super().__init__(initial)
         self._kind_guess: str | None = "company"
         """The Kind the form last guessed from the name; None once the user chose one."""
+        self.force = False
+        self.merge_into: int | None = None
+        self.match_id: int | None = None
 
     def field_widget(self, key: str) -> Widget:
         if key == "kind":
@@ -104,16 +122,107 @@ class CustomerFormScreen(FormDialog[int]):
 
     def compose_after_fields(self) -> ComposeResult:
         yield Checkbox(_("Put it in the open sea (no owner)"), id="field-pool")
+        with Horizontal(id="duplicate-actions", classes="form-buttons"):
+            yield Button(_("Add anyway"), id="add-anyway", variant="warning")
+            yield Button(_("Add and merge"), id="add-merge")
 
-    def submit(self, submission: dict[str, Any]) -> CustomerRecord:
-        fields = dict(submission)
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._offer(force=False, merge=False)
+
+    def _offer(self, *, force: bool, merge: bool) -> None:
+        self.query_one("#add-anyway", Button).display = force
+        self.query_one("#add-merge", Button).display = merge
+        self.query_one("#duplicate-actions").display = force or merge
+
+    def submission(self, values: dict[str, Any]) -> NewCustomer:
+        fields = dict(values)
         pool = bool(fields.pop("pool", False))
-        return self.store.add_customer(self.me, fields, pool=pool)
+        submission = NewCustomer(fields, pool, self.force, self.merge_into)
+        self.force, self.merge_into = False, None
+        return submission
+
+    def submit(self, submission: NewCustomer) -> CustomerRecord:
+        record = self.store.add_customer(self.me, submission.fields, pool=submission.pool,
+                                         force=submission.force)
+        if submission.merge_into is None:
+            return record
+        return self.store.merge_customers(self.me, submission.merge_into, [record.id]).kept
 
     def saved(self, result: CustomerRecord) -> None:
         self.app.notify(_("Added {name} (#{id}).").format(name=result.name, id=result.id),
                         markup=False)
         self.dismiss(result.id)
+
+    def show_error(self, error: Exception) -> None:
+        from crm_tui.store.errors import AlreadyExists
+
+        super().show_error(error)
+        if isinstance(error, AlreadyExists):
+            self.match_id = error.customer_id
+            merge = bool(error.force_allowed and error.merge_allowed and error.customer_id)
+            if merge:
+                self.query_one("#add-merge", Button).label = _(
+                    "Add and merge into #{id}").format(id=error.customer_id)
+            self._offer(force=error.force_allowed, merge=merge)
+        else:
+            self._offer(force=False, merge=False)
+
+    @on(Button.Pressed, "#add-anyway")
+    def action_add_anyway(self) -> None:
+        self.force = True
+        self._offer(force=False, merge=False)
+        self.action_save()
+
+    @on(Button.Pressed, "#add-merge")
+    def action_add_and_merge(self) -> None:
+        self.force, self.merge_into = True, self.match_id
+        self._offer(force=False, merge=False)
+        self.action_save()
+
+
+class MergeScreen(FormDialog["MergeResult"]):
+    """Merge customers into ``keep_id`` (from the portrait): their ids typed, or given."""
+
+    FORM_FIELDS = (("others", _("Merge in (ids)")),)
+
+    def __init__(self, keep_id: int, keep_name: str) -> None:
+        super().__init__()
+        self.keep_id = keep_id
+        self.keep_name = keep_name
+
+    def form_title(self) -> str:
+        return _("Merge into #{id} {name}").format(id=self.keep_id, name=printable(self.keep_name))
+
+    def compose_after_fields(self) -> ComposeResult:
+        yield Static(_("Their contacts, follow-ups, deals, tags and history move to #{id}, its "
+                       "empty fields are filled from them, and each is then found as "
+                       "\"merged into #{id}\".").format(id=self.keep_id),
+                     id="merge-note", markup=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#save", Button).label = _("Merge")
+
+    def submission(self, values: dict[str, Any]) -> list[int] | str:
+        text = str(values.get("others") or "").replace(",", " ").replace("#", " ")
+        words = text.split()
+        if not words or not all(word.isdecimal() and word.isascii() for word in words):
+            return text
+        return [int(word) for word in words]
+
+    def submit(self, submission: list[int] | str) -> MergeResult:
+        from crm_tui.store.errors import ValidationError
+
+        if isinstance(submission, str):
+            raise ValidationError("others", _("type the ids of the customers to merge in"))
+        return self.store.merge_customers(self.me, self.keep_id, submission)
+
+    def saved(self, result: MergeResult) -> None:
+        merged = ", ".join(f"#{cid}" for cid in result.merged_ids)
+        self.app.notify(_("Merged {merged} into #{id}.").format(merged=merged, id=result.kept.id),
+                        markup=False)
+        self.dismiss(result)
 
 
 class ConflictScreen(CrmModal[str]):

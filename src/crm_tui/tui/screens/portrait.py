@@ -47,7 +47,8 @@ FOLLOW_UP_WINDOW = 20
 """Follow-ups drawn at first (a screenful and more: fewer to lay out, issue 5's 100 ms);
 `m` shows them all."""
 
-OWNER_ACTIONS = ("follow_up", "edit", "new_deal", "move_deal", "add_contact", "release", "lock")
+OWNER_ACTIONS = ("follow_up", "edit", "new_deal", "move_deal", "add_contact", "release", "lock",
+                 "merge")
 
 
 class PortraitScreen(CrmScreen):
@@ -78,6 +79,8 @@ class PortraitScreen(CrmScreen):
                 show=False, tooltip=_("Show every follow-up, not only the newest")),
         Binding("h", "history", _("History"), id="portrait.history", show=False,
                 tooltip=_("Show or hide the change history")),
+        Binding("M", "merge", _("Merge"), id="portrait.merge", show=False,
+                tooltip=_("Merge other records of this customer into it")),
     ]
 
     class Loaded(Message):
@@ -281,6 +284,14 @@ class PortraitScreen(CrmScreen):
 
         if self.portrait is not None and self.portrait.deals:
             self.app.push_screen(MoveStageScreen(list(self.portrait.deals)), self._after_deal)
+
+    def action_merge(self) -> None:
+        """Merge other records of this customer into it (the store says who may)."""
+        from crm_tui.tui.dialogs.customer_form import MergeScreen
+
+        if self.portrait is not None:
+            self.app.push_screen(MergeScreen(self.customer_id, self.portrait.customer.name),
+                                 self._after_deal)
 
     def action_claim(self) -> None:
         self.claim()
