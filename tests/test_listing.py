@@ -9,6 +9,7 @@ import pytest
 
 from crm_tui.store.search import listing as listing_mod
 from crm_tui.store.search.listing import SORTABLE, ListQuery
+from crm_tui.store.search.sort_key import name_sort_key
 
 SORTS = ["name", "company", "status", "tier", "owner", "last_follow_up_at", "next_follow_up_at",
          "phone"]
@@ -55,6 +56,8 @@ def paged(store, actor, query, size):
 
 
 def key_of(record, sort):
+    if sort == "name":  # names sort by pinyin / alphabetically (issue 15 item 8)
+        return name_sort_key(record.name)
     return getattr(record, "owner" if sort == "owner" else sort)
 
 

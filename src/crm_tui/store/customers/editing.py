@@ -21,6 +21,7 @@ from crm_tui.store.errors import AlreadyExists, Conflict, NotFound, PermissionDe
 from crm_tui.store.records import Actor, ContactRecord, CustomerRecord
 from crm_tui.store.schema.tables import contact as contact_t
 from crm_tui.store.schema.tables import merged_customer as merged_t
+from crm_tui.store.search.sort_key import name_sort_key
 from crm_tui.store.search.tokens import customer_tokens
 from crm_tui.store.validate import CustomerInput
 
@@ -133,6 +134,7 @@ class CustomerOps(StoreBase):
             locked=False,
             search_text=customer_tokens(data.name, data.company, data.phone, data.email),
             name_key=validate.name_key(data.name),
+            sort_key=name_sort_key(data.name),
             match_key=match_key(data.name, data.kind, data.company),
             created_at=now,
             updated_at=now,
@@ -200,6 +202,7 @@ class CustomerOps(StoreBase):
             if any(key in new_values for key in ("name", "company", "phone", "email")):
                 new_values["search_text"] = self._search_text(conn, customer_id, merged)
                 new_values["name_key"] = validate.name_key(merged.name)
+                new_values["sort_key"] = name_sort_key(merged.name)
             if any(key in new_values for key in ("name", "kind", "company")):
                 new_values["match_key"] = match_key(merged.name, merged.kind, merged.company)
             updated = conn.execute(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 
 from crm_tui.store import validate
+from crm_tui.store.search.sort_key import name_sort_key
 from crm_tui.store.search.tokens import full_pinyin, text_tokens
 
 CN_SURNAMES = (
@@ -93,14 +94,15 @@ DEMO_MANAGERS = (
 
 
 class Named:
-    """A pooled name with its tokens, key and an email local part, computed once."""
+    """A pooled name with its tokens, keys and an email local part, computed once."""
 
-    __slots__ = ("name", "tokens", "key", "local")
+    __slots__ = ("name", "tokens", "key", "sort_key", "local")
 
     def __init__(self, name: str, *, is_name: bool, local: str) -> None:
         self.name = name
         self.tokens = tuple(text_tokens(name, is_name=is_name))
         self.key = validate.name_key(name)
+        self.sort_key = name_sort_key(name)
         self.local = local
 
 

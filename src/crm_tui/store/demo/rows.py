@@ -35,7 +35,7 @@ from crm_tui.store.demo.names import (
     name_pools,
 )
 from crm_tui.store.domain import OPEN_STAGES
-from crm_tui.store.search.tokens import email_tokens, join_tokens, phone_tokens
+from crm_tui.store.search.tokens import email_tokens, join_fields, phone_tokens
 from crm_tui.store.team.settings import DEFAULT_RELEASE_REASONS
 
 POOL_SHARE = 0.34
@@ -46,6 +46,7 @@ CUSTOMER_COLUMNS = (
     "id", "name", "kind", "company", "industry", "region", "address", "phone", "email", "source",
     "status", "tier", "notes", "extra", "owner_id", "claimed_at", "last_follow_up_at",
     "next_follow_up_at", "pool_entered_at", "released_by_id", "release_reason", "locked",
+    "sort_key",
     "search_text", "name_key", "match_key", "created_at", "updated_at", "updated_by_id",
     "version",
 )
@@ -325,9 +326,9 @@ class DemoGenerator:
             for tag_id in dict.fromkeys(rng_choice(rng, self.tag_ids) for _ in range(rng.randrange(1, 3))):
                 batch.tags.append((cid, tag_id))
 
-        search_text = join_tokens([
-            named.tokens, company_named.tokens if company_named else (), phone_tokens(phone),
-            email_tokens(email), *contact_parts,
+        search_text = join_fields([
+            [named.tokens], [company_named.tokens if company_named else ()], contact_parts,
+            [phone_tokens(phone), email_tokens(email)],
         ])
         updated = min(x for x in (created, claimed, pool_entered, latest) if x is not None)
         created_ts = clock.ts(created)
@@ -337,7 +338,7 @@ class DemoGenerator:
             address, phone, email, rng_choice(rng, SOURCES), status, tier, None, None, owner_id,
             clock.ts(claimed) if claimed is not None else None, last_fu, next_day,
             clock.ts(pool_entered) if pool_entered is not None else None, released_by,
-            release_reason, locked, search_text, named.key,
+            release_reason, locked, named.sort_key, search_text, named.key,
             match_key(named.name, "company" if is_company else "person",
                       company_named.name if company_named else None),
             created_ts, clock.ts(updated),

@@ -48,6 +48,7 @@ class Customer(SQLModel, table=True):
     __table_args__ = (
         Index("ix_customer_owner_next", "owner_id", "next_follow_up_at"),
         Index("ix_customer_owner_name", "owner_id", "name"),
+        Index("ix_customer_owner_sort", "owner_id", "sort_key"),
         Index("ix_customer_pool", "pool_entered_at"),
         # The dashboard's per-owner figures (owned, tier, overdue, recycle soon) read only this.
         Index("ix_customer_owner_stats", "owner_id", "tier", "locked", "claimed_at",
@@ -80,6 +81,11 @@ class Customer(SQLModel, table=True):
     # Search tokens (CJK characters and pairs, pinyin, initials, phone digit runs), kept in
     # step by the store on every write; FTS5 (SQLite) or a GIN index (PostgreSQL) covers it.
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # The list's name order: Chinese by pinyin, Latin alphabetically, in 0-9a-z only so both
+    # backends order it alike under any collation (search/sort_key.py); kept in step on write.
+    sort_key: str = Field(
+        default="", sa_column=Column(String(200), nullable=False, server_default="", index=True)
+    )
     # Case-folded, punctuation-free name for the duplicate check.
     name_key: str = Field(
         default="", sa_column=Column(String(200), nullable=False, server_default="", index=True)

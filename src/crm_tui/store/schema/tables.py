@@ -98,6 +98,7 @@ customer = Table(
     Column("release_reason", String(length=500)),
     Column("locked", Boolean(), nullable=False),
     Column("search_text", Text(), nullable=False, server_default=""),
+    Column("sort_key", String(length=200), nullable=False, index=True, server_default=""),
     Column("name_key", String(length=200), nullable=False, index=True, server_default=""),
     Column("match_key", String(length=401), index=True),
     Column("created_at", AwareDateTime(), nullable=False),
@@ -106,6 +107,7 @@ customer = Table(
     Column("version", Integer(), nullable=False, server_default="1"),
     Index("ix_customer_owner_name", "owner_id", "name"),
     Index("ix_customer_owner_next", "owner_id", "next_follow_up_at"),
+    Index("ix_customer_owner_sort", "owner_id", "sort_key"),
     Index("ix_customer_owner_stats", "owner_id", "tier", "locked", "claimed_at", "last_follow_up_at", "next_follow_up_at"),
     Index("ix_customer_pool", "pool_entered_at"),
 )

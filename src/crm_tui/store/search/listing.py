@@ -3,6 +3,12 @@
 Deep pages stay fast at 1,000,000 rows (DESIGN §9: page down / jump to the last row ≤ 50 ms):
 an offset past the middle is read from the other end in reverse order, and a page just after
 one already served continues from that page's last row (keyset) instead of skipping rows.
+
+Names sort by ``customer.sort_key`` (Chinese by pinyin, Latin alphabetically). A search in the
+default order (by name, ascending) lists its matches best first, as ``crm find`` does
+(``SearchOps._rank_ids``): the names the query spells out, then — when the matches are few
+enough to rank, ``RANK_CAP`` — by where the terms are found; a larger match set lists the
+spelled-out names first and the rest by name.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from sqlalchemy.sql import ColumnElement, FromClause
 
 from crm_tui.store.db.base import customer_select, customer_t, customer_tag_t, owner_rep, tag_t
 from crm_tui.store.records import Actor, CustomerRecord, ListQuery
-from crm_tui.store.search.query import SearchOps
+from crm_tui.store.search.query import RANK_CAP, SearchOps, name_key_range
+from crm_tui.store.search.tokens import query_terms
+from crm_tui.store.validate import name_key
 
 SORTABLE = {
-    "name": customer_t.c.name,
+    "name": customer_t.c.sort_key,
     "company": customer_t.c.company,
     "status": customer_t.c.status,
     "tier": customer_t.c.tier,
@@ -32,13 +40,15 @@ SORTABLE = {
     "id": customer_t.c.id,
     "pool_entered_at": customer_t.c.pool_entered_at,
 }
-# The attribute of a customer_select() row holding each sort key (for keyset anchors).
-_ROW_KEY = {"owner": "owner_login"}
+# The attribute of a listing row holding each sort key (for keyset anchors).
+_ROW_KEY = {"owner": "owner_login", "name": "sort_key"}
 
 REVERSE_FROM = 5_000
 """Offsets below this are read forwards; past it and past the middle, from the end."""
 ANCHOR_REACH = 5_000
 """Most rows skipped after a keyset anchor before a plain OFFSET is used instead."""
+HEAD_CAP = 2_000
+"""Most spelled-out names listed ahead of a large match set (more: the plain name order)."""
 CACHE_TTL = 5.0
 """Seconds a count or an anchor is trusted. This process's own writes drop them at once;
 another client's change shows within the live-update delay, when the table reloads anyway."""
@@ -105,9 +115,54 @@ class ListingOps(SearchOps):
         if limit <= 0:
             return []
         with self.read() as conn:
+            if ranks(query):
+                return self._ranked_page(conn, actor, query, offset, limit, total)
             rows = self._page_rows(conn, actor, query, offset, limit, total)
             self._remember_anchor(actor, query, offset + len(rows), rows[-1] if rows else None)
             return self._records(conn, rows, actor)
+
+    def _ranked_page(self, conn: Connection, actor: Actor, query: ListQuery, offset: int,
+                     limit: int, total: int | None) -> list[CustomerRecord]:
+        """A page of a search listed best first (see the module's docstring)."""
+        ranked, head = self._ranking(conn, actor, query)
+        if ranked is not None:
+            return self._records_by_ids(conn, actor, ranked[offset : offset + limit])
+        records = self._records_by_ids(conn, actor, head[offset : offset + limit])
+        if len(records) < limit:
+            conditions = self._list_conditions(actor, query, conn)
+            if head:
+                conditions.append(not_(name_key_range(name_key(query.text))))
+            rest_offset = max(0, offset - len(head))
+            rest_total = None
+            if rest_offset >= REVERSE_FROM:
+                whole = total if total is not None else self._known_count(conn, actor, query)
+                rest_total = whole - len(head)
+            rows = self._window(conn, conditions, SORTABLE["name"], False, rest_offset,
+                                limit - len(records), rest_total)
+            records += self._records(conn, rows, actor)
+        return records
+
+    def _ranking(self, conn: Connection, actor: Actor, query: ListQuery
+                 ) -> tuple[list[int] | None, list[int]]:
+        """A search's order: (every match best first, []) when the matches are few enough to
+        rank, else (None, the spelled-out names to list first). Kept ``CACHE_TTL`` seconds."""
+        state = self._listing_state()
+        key = (actor.id, query)
+        known = state["ranked"].get(key)
+        if known is not None and time.monotonic() - known[0] <= CACHE_TTL:
+            return known[1]
+        filters = and_(*self._list_conditions(actor, query.with_(text=""), conn))
+        plan: tuple[list[int] | None, list[int]]
+        if self._count_customers(conn, actor, query, cap=RANK_CAP + 1) <= RANK_CAP:
+            plan = (self._rank_ids(conn, query.text, filters, RANK_CAP)[0], [])
+        else:
+            head = self._name_head(conn, query.text, filters, HEAD_CAP + 1)
+            plan = (None, head if len(head) <= HEAD_CAP else [])
+        with state["lock"]:
+            if len(state["ranked"]) > 32:
+                state["ranked"].clear()
+            state["ranked"][key] = (time.monotonic(), plan)
+        return plan
 
     def _page_rows(self, conn: Connection, actor: Actor, query: ListQuery, offset: int,
                    limit: int, total: int | None) -> list[Any]:
@@ -119,16 +174,23 @@ class ListingOps(SearchOps):
             after = self._after(column, query.descending, value, anchor_id)
             return self._ordered(conditions + [after], column, query.descending,
                                  offset - start, limit, conn)
-        if offset >= REVERSE_FROM:
-            total = total if total is not None else self._known_count(conn, actor, query)
+        if offset >= REVERSE_FROM and total is None:
+            total = self._known_count(conn, actor, query)
+        return self._window(conn, conditions, column, query.descending, offset, limit, total)
+
+    def _window(self, conn: Connection, conditions: list[ColumnElement[bool]], column: Any,
+                descending: bool, offset: int, limit: int, total: int | None) -> list[Any]:
+        """Rows ``offset`` .. ``offset + limit`` in order; past ``REVERSE_FROM`` and the middle
+        of ``total`` rows, read from the other end."""
+        if offset >= REVERSE_FROM and total is not None:
             if offset >= total:
                 return []
             if offset + limit / 2 > total / 2:
                 end = min(total, offset + limit)
-                rows = self._ordered(conditions, column, not query.descending, total - end,
+                rows = self._ordered(conditions, column, not descending, total - end,
                                      end - offset, conn)
                 return rows[::-1]
-        return self._ordered(conditions, column, query.descending, offset, limit, conn)
+        return self._ordered(conditions, column, descending, offset, limit, conn)
 
     def _ordered(self, conditions: list[ColumnElement[bool]], column: Any, descending: bool,
                  offset: int, limit: int, conn: Connection) -> list[Any]:
@@ -144,7 +206,8 @@ class ListingOps(SearchOps):
         ).scalars())
         if not ids:
             return []
-        rows = {row.id: row for row in conn.execute(customer_select().where(customer_t.c.id.in_(ids)))}
+        rows = {row.id: row for row in conn.execute(
+            customer_select(customer_t.c.sort_key).where(customer_t.c.id.in_(ids)))}
         return [rows[i] for i in ids if i in rows]
 
     def _after(self, column: Any, descending: bool, value: Any, anchor_id: int) -> ColumnElement[bool]:
@@ -172,7 +235,8 @@ class ListingOps(SearchOps):
         state = self.__dict__.get("_listing")
         if state is None:
             state = self.__dict__.setdefault(
-                "_listing", {"lock": threading.Lock(), "anchors": {}, "counts": {}})
+                "_listing",
+                {"lock": threading.Lock(), "anchors": {}, "counts": {}, "ranked": {}})
         return state
 
     def _remember_anchor(self, actor: Actor, query: ListQuery, offset: int, row: Any) -> None:
@@ -224,3 +288,9 @@ class ListingOps(SearchOps):
         with state["lock"]:
             state["anchors"].clear()
             state["counts"].clear()
+            state["ranked"].clear()
+
+
+def ranks(query: ListQuery) -> bool:
+    """Whether a listing shows its matches best first: a search in the default name order."""
+    return query.sort == "name" and not query.descending and bool(query_terms(query.text))

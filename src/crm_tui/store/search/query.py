@@ -12,12 +12,22 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, case, func, literal_column, or_, select, text
 from sqlalchemy.sql import ColumnElement
 
+from crm_tui.store import validate
 from crm_tui.store.db.base import StoreBase, customer_select, customer_t
 from crm_tui.store.records import Actor, CustomerRecord
 from crm_tui.store.schema.tables import contact as contact_t
-from crm_tui.store.search.tokens import digit_grams, is_digit_run, needs_check, query_terms
+from crm_tui.store.search.tokens import (
+    FIELD_COUNT,
+    digit_grams,
+    is_digit_run,
+    match_tier,
+    needs_check,
+    query_terms,
+)
 
 _MAX_CHAR = "\U0010ffff"
+RANK_CAP = 1000
+"""A match set this small is ranked whole (by field, then name); a larger one is not sorted."""
 
 
 class SearchOps(StoreBase):
@@ -56,13 +66,14 @@ class SearchOps(StoreBase):
         return bool(rls_applies and rls_applies(conn))
 
     def _rank(self, query: str) -> list[ColumnElement[int]]:
-        """ORDER BY terms for a whole match set: exact name first, then name prefix."""
-        needle = _name_needle(query)
-        if not needle:
+        """ORDER BY terms for a whole match set: exact name first, then name prefix (case and
+        punctuation aside, as ``name_key`` holds it)."""
+        key = validate.name_key(query)
+        if not key:
             return []
         return [
-            case((customer_t.c.name == needle, 0), else_=1),
-            case((customer_t.c.name.startswith(needle, autoescape=True), 0), else_=1),
+            case((customer_t.c.name_key == key, 0), else_=1),
+            case((customer_t.c.name_key.startswith(key, autoescape=True), 0), else_=1),
         ]
 
     def find(
@@ -84,10 +95,15 @@ class SearchOps(StoreBase):
         if self.search_condition(query) is None:
             statement = (
                 customer_select().where(self.scope_clause(actor, scope))
-                .order_by(customer_t.c.name, customer_t.c.id).limit(limit).offset(max(0, offset))
+                .order_by(customer_t.c.sort_key, customer_t.c.id)
+                .limit(limit).offset(max(0, offset))
             )
             return self._records(conn, conn.execute(statement).all(), actor)
         ids = self._ranked_ids(conn, actor, query, scope, limit + max(0, offset))[max(0, offset):]
+        return self._records_by_ids(conn, actor, ids)
+
+    def _records_by_ids(self, conn: Connection, actor: Actor, ids: list[int]) -> list[CustomerRecord]:
+        """Records of ``ids``, in that order."""
         if not ids:
             return []
         rows = {row.id: row for row in conn.execute(customer_select().where(customer_t.c.id.in_(ids)))}
@@ -96,31 +112,69 @@ class SearchOps(StoreBase):
     def _ranked_ids(
         self, conn: Connection, actor: Actor, query: str, scope: str, wanted: int
     ) -> list[int]:
-        """The first ``wanted`` matching ids, best first: exact name, name prefix, then by id.
+        """The first ``wanted`` matching ids in ``scope``, best first (``_rank_ids``)."""
+        return self._rank_ids(conn, query, self.scope_clause(actor, scope), wanted)[0]
 
-        Exact and prefix matches come from the name index; the rest from the token index in id
-        order, stopping after ``wanted`` — no query here sorts a whole match set.
+    def _rank_ids(
+        self, conn: Connection, query: str, visible: ColumnElement[bool], wanted: int
+    ) -> tuple[list[int], bool]:
+        """The first ``wanted`` matching ids, best first, and whether they are all the matches.
+
+        First the names the query spells out (``_name_head``: the whole name, then its start,
+        case and punctuation aside). Then, when the matches are few enough to rank
+        (``RANK_CAP``), the rest by where the query's terms are found — name, company,
+        contacts, other fields (``tokens.match_tier``) — and by name; past that, the rest in
+        id order from the token index, stopping after ``wanted``: no query here sorts a large
+        match set.
         """
-        needle = _name_needle(query)
-        visible = self.scope_clause(actor, scope)
-        ranked: list[int] = []
-        if needle:
-            exact = select(customer_t.c.id).where(customer_t.c.name == needle, visible)
-            ranked += conn.execute(exact.order_by(customer_t.c.id).limit(wanted)).scalars()
-            if len(ranked) < wanted:
-                prefix = (
-                    select(customer_t.c.id)
-                    .where(customer_t.c.name > needle, customer_t.c.name < needle + _MAX_CHAR,
-                           visible)
-                    .order_by(customer_t.c.name, customer_t.c.id)
-                    .limit(wanted - len(ranked))
-                )
-                ranked += conn.execute(prefix).scalars()
-        seen = set(ranked)
-        if len(ranked) < wanted:
-            rest = self._match_ids(conn, query, visible).limit(wanted + len(seen))
-            ranked += [cid for cid in conn.execute(rest).scalars() if cid not in seen]
-        return ranked[:wanted]
+        head = self._name_head(conn, query, visible, wanted)
+        if len(head) >= wanted:
+            return head[:wanted], False
+        seen = set(head)
+        rest = self._match_ids(conn, query, visible)
+        capped = list(conn.execute(rest.limit(RANK_CAP + 1)).scalars())
+        if len(capped) <= RANK_CAP:
+            ranked = self._by_tier(conn, query, [cid for cid in capped if cid not in seen])
+            everything = head + ranked
+            return everything[:wanted], len(everything) <= wanted
+        if wanted + len(seen) <= len(capped):
+            ranked = [cid for cid in capped if cid not in seen]
+        else:
+            more = conn.execute(rest.limit(wanted + len(seen))).scalars()
+            ranked = [cid for cid in more if cid not in seen]
+        return (head + ranked)[:wanted], False
+
+    def _name_head(self, conn: Connection, query: str, visible: ColumnElement[bool],
+                   wanted: int) -> list[int]:
+        """Matches whose name is the query (case and punctuation aside), then those whose name
+        starts with it (in ``name_key`` order); from the ``name_key`` index, so a common prefix
+        costs no more than ``wanted`` rows. Each is checked against the query's terms."""
+        key = validate.name_key(query)
+        terms = query_terms(query)
+        if not key or not terms:
+            return []
+        candidates = conn.execute(
+            select(customer_t.c.id, customer_t.c.name_key, customer_t.c.search_text)
+            .where(name_key_range(key), visible)
+            .order_by(customer_t.c.name_key, customer_t.c.id)
+            .limit(wanted)
+        ).all()
+        matching = [row for row in candidates if match_tier(row.search_text, terms) < FIELD_COUNT]
+        return ([row.id for row in matching if row.name_key == key]
+                + [row.id for row in matching if row.name_key != key])
+
+    def _by_tier(self, conn: Connection, query: str, ids: list[int]) -> list[int]:
+        """``ids`` (a match set of at most ``RANK_CAP``) by where the terms are found, then name."""
+        if not ids:
+            return []
+        terms = query_terms(query)
+        rows = conn.execute(
+            select(customer_t.c.id, customer_t.c.search_text, customer_t.c.sort_key)
+            .where(customer_t.c.id.in_(ids))
+        ).all()
+        ordered = sorted(rows, key=lambda row: (match_tier(row.search_text, terms), row.sort_key,
+                                                row.id))
+        return [row.id for row in ordered]
 
     def _match_ids(self, conn: Connection, query: str, visible: ColumnElement[bool]) -> Select[Any]:
         """Matching ids in id order (no LIMIT yet), driven by the token index."""
@@ -146,10 +200,9 @@ class SearchOps(StoreBase):
             return self._ranked_ids(conn, actor, query, scope, limit)
 
 
-def _name_needle(query: str) -> str:
-    """The query as a name to rank by; empty when no stored name could hold it (NUL, controls)."""
-    needle = query.strip()
-    return needle if needle.isprintable() else ""
+def name_key_range(key: str) -> ColumnElement[bool]:
+    """Customers whose ``name_key`` starts with ``key`` (a range, so its index serves it)."""
+    return and_(customer_t.c.name_key >= key, customer_t.c.name_key < key + _MAX_CHAR)
 
 
 def fts_query(terms: list[str]) -> str:

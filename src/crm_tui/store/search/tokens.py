@@ -1,21 +1,23 @@
 """Search tokens: what a customer can be found by, as one space-separated string.
 
 Per DESIGN §6/§11: each pair of adjacent CJK characters and each run's last character (so
-one- and two-character queries work as prefix matches), full pinyin, pinyin initials and, for
-names, each syllable (every reading of a surname, since pypinyin misreads 曾, 单, 解, 仇, 区),
-Latin words, and a phone's digits as overlapping 4-grams plus its last three digits (see
-``digit_tokens``). FTS5 (``unicode61``) and PostgreSQL's ``simple`` text search both split on
-spaces and match prefixes.
+one- and two-character queries work as prefix matches), pinyin read word by word from the
+run's start and from each character in it, with initials (``cjk_tokens``), for names each
+syllable (every reading of a surname, since pypinyin misreads 曾, 单, 解, 仇, 区), Latin words,
+and a phone's digits as overlapping 4-grams plus its last three digits (see ``digit_tokens``).
+FTS5 (``unicode61``) and PostgreSQL's ``simple`` text search both split on spaces and match
+prefixes. The fields are kept apart by ``FIELD_SEP`` (name, company, contacts, the rest), which
+both read as a space and ranking reads as a field boundary (``match_tier``).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from collections.abc import Iterable
-from functools import lru_cache
 from itertools import chain
+
+from crm_tui.store.search.pinyin import run_pinyin, run_readings
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
 _WORD = re.compile(r"[0-9a-z]+")
@@ -25,22 +27,20 @@ _PERSON_NAME_MAX = 4  # CJK runs this short are indexed syllable by syllable (na
 _PHONE_QUERY = re.compile(r"[0-9\s\-+().]+")
 
 
-@lru_cache(maxsize=65536)
-def _readings(char: str, all_readings: bool) -> tuple[str, ...]:
-    """Pinyin readings of one character (all of them for surnames), cached per character."""
-    os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
-    from pypinyin import Style, pinyin
-
-    readings = pinyin(char, style=Style.NORMAL, heteronym=all_readings, errors="ignore")
-    if not readings:
-        return ()
-    found = [r.replace("ü", "v") for r in readings[0] if r and r.isascii()]
-    return tuple(dict.fromkeys(found if all_readings else found[:1]))
+SPAN = 8
+"""Characters a pinyin token starting inside a run reaches (the run's first one reaches its end)."""
+MAX_STARTS = 16
+"""Positions of a run that pinyin tokens start from, counted from its start."""
+FIELD_SEP = "|"
+"""Between the fields of ``search_text`` (name, company, contacts, the rest): FTS5's unicode61
+and PostgreSQL's ``simple`` parser both read it as a space, and ranking reads the fields."""
+FIELD_COUNT = 4
+"""The fields of ``search_text``; ``match_tier`` returns it for text the query does not match."""
 
 
 def full_pinyin(text: str) -> str:
     """The pinyin of ``text``'s CJK characters run together (one reading each); others dropped."""
-    return "".join((_readings(ch, False) or ("",))[0] for ch in text)
+    return "".join("".join(run_pinyin(match.group())) for match in _CJK.finditer(text))
 
 
 def cjk_tokens(run: str, *, is_name_start: bool) -> list[str]:
@@ -48,24 +48,33 @@ def cjk_tokens(run: str, *, is_name_start: bool) -> list[str]:
 
     Each pair of adjacent characters, and the last character: queries match token prefixes, so
     a one-character query finds a character through the pair it starts (or as the last one).
-    Then the full pinyin and its initials, and for short runs (personal names) each syllable,
-    with every reading of a surname. Fewer tokens keep the index small and quick to build.
+    Then pinyin, read word by word (``pinyin.run_readings``: 重庆 is chong qing): from the
+    run's start to its end, and from each later character up to ``SPAN`` characters on, each
+    with its initials, so ``boyuan`` and ``by`` find 沈阳博远生物 as ``shenyang`` and ``sy`` do.
+    A token starts with every reading its first character may have (a heteronym outside a
+    known word, every reading of a surname); the characters after it take their first. Short
+    runs at a name's start (personal names) also give each syllable.
     """
     if not run:
         return []
     out = [run[i : i + 2] for i in range(len(run) - 1)]
     out.append(run[-1])
-    person = len(run) <= _PERSON_NAME_MAX
-    first = _readings(run[0], is_name_start and person)
-    rest = [(_readings(ch, False) or ("",))[0] for ch in run[1:]]
-    for head in first or ("",):
-        syllables = [head, *rest]
-        full = "".join(syllables)
-        if full:
-            out.append(full)
-            out.append("".join(s[0] for s in syllables if s))
-        if person:
-            out += [s for s in syllables if s]
+    person = is_name_start and len(run) <= _PERSON_NAME_MAX
+    readings = run_readings(run, person=person)
+    chosen = [r[0] if r else "" for r in readings]
+    for start in range(min(len(run), MAX_STARTS)):
+        end = len(run) if start == 0 else min(len(run), start + SPAN)
+        tail = chosen[start + 1 : end]
+        for head in readings[start] or ("",):
+            syllables = [head, *tail]
+            full = "".join(syllables)
+            if full:
+                out.append(full)
+            initials = "".join(s[0] for s in syllables if s)
+            if len(initials) > 1:
+                out.append(initials)
+            if person and head:
+                out.append(head)
     return out
 
 
@@ -157,18 +166,74 @@ def customer_tokens(
     email: str | None = None,
     contacts: Iterable[tuple[str | None, str | None, str | None]] = (),
 ) -> str:
-    """The ``search_text`` of a customer from its own fields and its contacts' (name, phone, email)."""
-    parts = [text_tokens(name, is_name=True), text_tokens(company), phone_tokens(phone),
-             email_tokens(email)]
+    """The ``search_text`` of a customer from its own fields and its contacts' (name, phone, email).
+
+    Fields in the order search ranks them: the name, the company, the contacts, the rest.
+    """
+    contact_parts: list[list[str]] = []
     for contact_name, contact_phone, contact_email in contacts:
-        parts += [text_tokens(contact_name, is_name=True), phone_tokens(contact_phone),
-                  email_tokens(contact_email)]
-    return join_tokens(parts)
+        contact_parts += [text_tokens(contact_name, is_name=True), phone_tokens(contact_phone),
+                          email_tokens(contact_email)]
+    return join_fields([
+        [text_tokens(name, is_name=True)],
+        [text_tokens(company)],
+        contact_parts,
+        [phone_tokens(phone), email_tokens(email)],
+    ])
+
+
+def join_fields(fields: Iterable[Iterable[Iterable[str]]]) -> str:
+    """The ``search_text`` from each field's token lists, fields apart by ``FIELD_SEP``.
+
+    A token is kept once, in the first field that has it (ranking asks which fields a query
+    needs, the earliest first). Bulk loaders cache the lists per name.
+    """
+    seen: set[str] = set()
+    out: list[str] = []
+    for field in fields:
+        tokens = [t for t in dict.fromkeys(filter(None, chain.from_iterable(field)))
+                  if t not in seen]
+        seen.update(tokens)
+        out.append(" ".join(tokens))
+    return f" {FIELD_SEP} ".join(out).strip()
 
 
 def join_tokens(parts: Iterable[Iterable[str]]) -> str:
-    """The ``search_text`` from per-field token lists (bulk loaders cache the lists per field)."""
+    """One field's tokens as a string, each kept once."""
     return " ".join(dict.fromkeys(filter(None, chain.from_iterable(parts))))
+
+
+def match_tier(search_text: str, terms: list[str]) -> int:
+    """How far into ``search_text``'s fields a query's terms reach: 0 when the name holds them
+    all, 1 with the company, 2 with the contacts, 3 beyond (what ``customer_tokens`` writes);
+    ``FIELD_COUNT`` when some term is in none.
+
+    A term matches a token it starts (a long digit run: a token for each of its 4-grams).
+    """
+    fields = search_text.split(FIELD_SEP)
+    needed = 0
+    for term in terms:
+        wanted = digit_grams(term) if is_digit_run(term) else [term]
+        reach = 0
+        for gram in wanted:
+            for index, field in enumerate(fields):
+                if _field_has(field, gram):
+                    reach = max(reach, index)
+                    break
+            else:
+                return FIELD_COUNT
+        needed = max(needed, reach)
+    return needed
+
+
+def _field_has(field: str, term: str) -> bool:
+    """Whether a token of ``field`` (space-separated) starts with ``term``."""
+    at = field.find(term)
+    while at != -1:
+        if at == 0 or field[at - 1] == " ":
+            return True
+        at = field.find(term, at + 1)
+    return False
 
 
 def query_terms(query: str) -> list[str]:

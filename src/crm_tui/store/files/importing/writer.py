@@ -21,6 +21,7 @@ from crm_tui.store.schema.tables import customer_tag as customer_tag_t
 from crm_tui.store.schema.tables import ownership_event as ownership_t
 from crm_tui.store.schema.tables import tag as tag_t
 from crm_tui.store.search import index_ddl as search_sql
+from crm_tui.store.search.sort_key import name_sort_key
 
 if TYPE_CHECKING:
     from crm_tui.store.store import Store
@@ -57,6 +58,7 @@ class Writer:
                 locked=False,
                 search_text=row.search_text or row_search_text(row),
                 name_key=validate.name_key(data.name),
+                sort_key=name_sort_key(data.name),
                 match_key=row.match_key,
                 created_at=now,
                 updated_at=now,
