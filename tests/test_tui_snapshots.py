@@ -103,3 +103,85 @@ def test_new_customer_form_shows_the_store_refusal(snap_compare, crm_app):
         await settle(pilot)
 
     assert snap_compare(crm_app(), terminal_size=SIZE, run_before=bad_phone)
+
+
+# --- 80×24: the terminal reps really have (issue 15) ------------------------------------------
+
+SMALL = (80, 24)
+
+
+def go(*keys: str):
+    """A run_before: settle, press ``keys`` (each settled), settle."""
+
+    async def run(pilot) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run
+
+
+def test_80x24_customer_list(snap_compare, crm_app):
+    """The list at 80×24: Name, Company, Status, Tier, Next f/u and Phone; Owner and Last f/u
+    gave way; every phone whole (+442079460958, +8613800138000 …), the long company 华为技术有限公司
+    shown or cut with …, never the phone; the footer on one line ending in "? Help", with
+    "enter" (not ⏎) for Open and no debris after it."""
+    assert snap_compare(crm_app(), terminal_size=SMALL, run_before=go())
+
+
+def test_80x24_due_today(snap_compare, crm_app):
+    """*Due today* at 80×24: the due list (14 days overdue 刘洋 … due today 陈静) with its reasons
+    in the theme's error/warning colours, then the log with its next date (2026-06-12 …) before
+    the summary ("called"), nothing cut but a long summary; the footer fits, "? Help" last."""
+    assert snap_compare(crm_app(), terminal_size=SMALL, run_before=go("2"))
+
+
+def test_80x24_portrait(snap_compare, crm_app):
+    """Enter on the first customer: the portrait at 80×24, the card's labels and values in two
+    pairs of columns, the phone +442079460958 whole on its own line, the timeline narrower on
+    the right; the footer fits (esc Back, f Follow-up, e Edit, d New deal, 1–4, ? Help)."""
+    assert snap_compare(crm_app(), terminal_size=SMALL, run_before=go("enter"))
+
+
+def test_80x24_open_sea(snap_compare, crm_app):
+    """The open sea at 80×24: Name, Region, Tier, Why in the sea, By, Entered and the masked
+    phone whole (+86132****2000); Industry, Source and the last follow-up gave way; the
+    detail lines under the table; the footer fits."""
+    assert snap_compare(crm_app(), terminal_size=SMALL, run_before=go("3"))
+
+
+def test_80x24_dashboard(snap_compare, crm_app):
+    """The dashboard at 80×24: the reps table (The Boss: 9 owned, 3 overdue in the theme's error
+    colour), then the three charts, lower: all six pipeline stages, the value tiers (the RFM
+    segments scroll in the same column), the open sea's weeks in the theme's success/accent
+    colours; the footer fits."""
+    assert snap_compare(crm_app(), terminal_size=SMALL, run_before=go("4"))
+
+
+def test_80x24_new_customer(snap_compare, crm_app):
+    """`n`, 张三丰: New customer fits 80×24 with one line per field — Name 张三丰, Company …
+    Source, Kind guessed "person" from the name — the open-sea checkbox, and Cancel and Save
+    inside the frame."""
+
+    async def new(pilot) -> None:
+        await go("n")(pilot)
+        await pilot.press(*"张三丰")
+        await settle(pilot)
+
+    assert snap_compare(crm_app(), terminal_size=SMALL, run_before=new)
+
+
+def test_80x24_edit_scrolled_to_the_buttons(snap_compare, crm_app):
+    """`e` on Alice Martin, scrolled to the end: the edit form is 80 columns wide at most, one
+    column of fields (Name … Status, Kind company, Tags, Notes), each whole; Cancel and Save
+    at the bottom inside the frame."""
+
+    async def edit(pilot) -> None:
+        await go("e")(pilot)
+        from textual.containers import Vertical
+
+        pilot.app.screen.query_one(Vertical).scroll_end(animate=False)
+        await settle(pilot)
+
+    assert snap_compare(crm_app(), terminal_size=SMALL, run_before=edit)

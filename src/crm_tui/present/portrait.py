@@ -21,7 +21,6 @@ from crm_tui.present.format import money, short_date, short_datetime
 from crm_tui.present.textsafe import printable
 
 TIER_STYLES = {"A": "bold green", "B": "bold yellow", "C": "bold blue"}
-CHANNEL_MARKS = {"call": "☎", "visit": "⌂", "wechat": "✉", "email": "@", "meeting": "◎", "other": "·"}
 
 
 def _t(value: object, style: str = "") -> Text:
@@ -144,7 +143,9 @@ def timeline_text(follow_ups: Sequence[Any], more: int = 0) -> Text:
         if index:
             text.append("\n")
         text.append(short_datetime(f.at), style="bold")
-        text.append(f"  {CHANNEL_MARKS.get(f.channel, '·')} {_(f.channel)}", style="cyan")
+        # The channel in words, no mark: ☎ and ✉ have emoji forms some terminals draw two
+        # cells wide, shifting the rest of the line and leaving debris behind it.
+        text.append(f"  {_(f.channel)}", style="cyan")
         text.append("  " + printable(f.rep), style="magenta")
         if f.next_at:
             text.append("  → " + short_date(f.next_at), style="dim")

@@ -181,7 +181,7 @@ class DashboardScreen(CrmScreen):
         sparks.title = _("Open sea: {size:,} customers").format(size=sea.size)
         sparks.set_series(
             [(_("in"), [w.inflow for w in weeks], self._theme_colour("success")),
-             (_("out"), [w.outflow for w in weeks], self._theme_colour("accent"))],
+             (_("out"), [w.outflow for w in weeks], self._theme_colour("primary"))],
             caption="\n".join([
                 _("{n} weeks from {first}").format(n=len(weeks), first=first),
                 _("in: released, recycled, new"),
@@ -190,7 +190,7 @@ class DashboardScreen(CrmScreen):
         )
 
     def _theme_colour(self, name: str) -> str:
-        """The app theme's colour ``name`` (error, warning, success, accent) as a Rich colour,
+        """The app theme's colour ``name`` (error, warning, success, primary) as a Rich colour,
         so every theme (light or dark) draws the dashboard in its own colours."""
         return getattr(self.app.current_theme, name, None) or ""
 

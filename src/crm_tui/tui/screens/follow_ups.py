@@ -37,7 +37,7 @@ LOG_PAGE = 40
 CHANNEL_CHOICES = ("call", "visit", "wechat", "email", "meeting", "other")
 """The filter's choices; the store validates them (``validate.channel``)."""
 
-REASON_COLOURS = {"overdue": "error", "due": "warning", "recycle": "accent"}
+REASON_COLOURS = {"overdue": "error", "due": "warning", "recycle": "primary"}
 """The theme colour (drawn bold) of each reason a customer is on *Due today*."""
 SUMMARY_ROOM = 60
 """At most this many cells of a summary in the log; fewer when the terminal is narrower."""
