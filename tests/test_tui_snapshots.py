@@ -56,11 +56,12 @@ def crm_app(book_file: Path, tmp_path: Path) -> Iterator[Callable[[], CrmApp]]:
 
 
 def test_customer_list(snap_compare, crm_app):
-    """My private sea sorted by name (▲ on Name): Latin names first, then 张伟, 李娜, 王芳, 刘洋,
-    陈静, 曾小明 with their companies aligned in one column; the two open-sea customers (单丽丽,
-    赵强) absent; overdue next follow-ups (张伟 06-10, 刘洋 06-01, Carla Diaz 06-12) in red;
-    the cursor on the first row; "My customers · 9 customers" above; the header names
-    The Boss (boss, admin) and /srv/crm/crm.db; the footer shows the keys."""
+    """My private sea sorted by name (▲ on Name): Latin names first, then the Chinese names by
+    pinyin (陈静, 李娜, 刘洋, 王芳, 曾小明, 张伟) with their companies aligned in one column; the
+    two open-sea customers (单丽丽, 赵强) absent; overdue next follow-ups (张伟 06-10, 刘洋 06-01,
+    Carla Diaz 06-12) in red; the cursor on the first row; "My customers · 9 customers" above;
+    the header names The Boss (boss, admin) and /srv/crm/crm.db; the footer shows the keys,
+    Enter as "enter" (not ⏎), ending in "? Help" and ^p palette."""
     assert snap_compare(crm_app(), terminal_size=SIZE, run_before=settle)
 
 
@@ -80,8 +81,9 @@ def test_search_results(snap_compare, crm_app):
 
 def test_help_screen(snap_compare, crm_app):
     """`?` over the list: a framed table of every key — the table's ↑/k ↓/j home/g end/G pgup
-    pgdn ⏎, the list's / n e f c r l s S F a d, the app's q 1 2 3 4 ? ^p — each with what it does
-    and where it works (the table, this screen, everywhere); Esc and clicking a title at the end."""
+    pgdn enter, the list's / n e f c r l s S F a d, the app's q 1 2 3 4 ? ^p (q only here, not
+    in the footer) — each with what it does and where it works (the table, this screen,
+    everywhere); Esc and clicking a title at the end."""
 
     async def help_screen(pilot) -> None:
         await settle(pilot)
@@ -92,8 +94,9 @@ def test_help_screen(snap_compare, crm_app):
 
 
 def test_new_customer_form_shows_the_store_refusal(snap_compare, crm_app):
-    """`n`, a name, the phone `12`, ctrl+s: the form stays open with everything typed, and the
-    store's message about the phone appears in red under the Phone field."""
+    """`n`, a name, the phone `12`, ctrl+s: the form stays open with everything typed (Kind
+    guessed "person" from 周杰), and the store's message about the phone appears in red under
+    the Phone field."""
 
     async def bad_phone(pilot) -> None:
         await settle(pilot)
