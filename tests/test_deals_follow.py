@@ -4,13 +4,16 @@ rule: migration 0002 hands stranded open deals to their customer's owner."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from alembic import command
 from sqlalchemy import select, update
 
 from crm_tui.store import Store
-from crm_tui.store.db.base import customer_t
+from crm_tui.store.db.base import customer_t, rep_t
+from crm_tui.store.db.engine import make_engine
 from crm_tui.store.schema import migrate as schema
 from crm_tui.store.schema.tables import deal as deal_t
 from crm_tui.store.schema.tables import ownership_event as ownership_t
@@ -119,61 +122,96 @@ def test_a_lost_claim_race_moves_no_deal(store, alice, bob):
 # --- the data migration ---------------------------------------------------------------------
 
 
-def test_migration_hands_stranded_open_deals_to_the_customers_owner(store, admin, alice, bob):
-    """A database made before the rule: an open deal left with a rep who no longer owns its
-    customer (recycled, then claimed by another), one left with the rep in the open sea, and a
-    recycle blamed on whoever ran it. Upgrading fixes the deals and the history."""
-    claimed, open_claimed, won_claimed, _ = owned_with_deals(store, alice, "Claimed since")
-    pooled, open_pooled, *_ = owned_with_deals(store, alice, "In the open sea")
-    _, open_kept, *_ = owned_with_deals(store, bob, "Never moved")
-    with store.engine.begin() as conn:
-        # The old behaviour: the customers moved, their deals stayed with alice.
-        conn.execute(update(customer_t).where(customer_t.c.id == claimed.id).values(owner_id=bob.id))
-        conn.execute(update(customer_t).where(customer_t.c.id == pooled.id).values(owner_id=None))
-        conn.execute(ownership_t.insert().values(
-            customer_id=pooled.id, kind="recycled", actor_id=admin.id, from_rep_id=alice.id,
-            to_rep_id=None, reason="recycled: no follow-up for 30 days (rule recycle_after_days)",
-            at=store.clock.now(),
-        ))
-        conn.execute(update(_alembic_version()).values(version_num=_before_the_rule()))
-    store.close()
-    assert deal_owners_at(store.url, open_claimed, won_claimed, open_pooled, open_kept) == [
-        alice.id, alice.id, alice.id, bob.id]
+@pytest.fixture(params=["sqlite", "postgresql"])
+def before_the_rule(request, tmp_path) -> Iterator[str]:
+    """An empty database migrated only up to the revision before the rule."""
+    if request.param == "sqlite":
+        url = str(tmp_path / "old.db")
+        drop = None
+    else:
+        request.getfixturevalue("pg_template")  # skips (or fails under CI) as the others do
+        from tests.conftest import fresh_pg_database
 
-    assert schema.upgrade(store.url).up_to_date
-
-    assert deal_owners_at(store.url, open_claimed, won_claimed, open_pooled, open_kept) == [
-        bob.id, alice.id, None, bob.id]
-    reopened = Store(store.url, clock=store.clock)
+        url, drop = fresh_pg_database("template0")
+    engine = make_engine(url, create=True)
     try:
-        with reopened.read() as conn:
+        with engine.connect() as conn:
+            command.upgrade(schema._config(conn), _revision_before_the_rule())
+            conn.commit()
+    finally:
+        engine.dispose()
+    yield url
+    if drop is not None:
+        drop()
+
+
+def test_migration_hands_stranded_open_deals_to_the_customers_owner(before_the_rule, clock):
+    """A database made before the rule: an open deal left with a rep who no longer owns its
+    customer (recycled, then claimed by another), one left with the rep while its customer is
+    in the open sea, and a recycle blamed on whoever ran it. Upgrading fixes the deals and the
+    history; won deals and deals already with their customer's owner are left alone."""
+    url, now = before_the_rule, clock.now()
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            def rep(login):
+                return conn.execute(rep_t.insert().values(
+                    login=login, name=login.title(), role="rep", active=True, created_at=now,
+                ).returning(rep_t.c.id)).scalar_one()
+
+            def customer(name, owner):
+                return conn.execute(customer_t.insert().values(
+                    name=name, kind="company", status="intent", locked=False, owner_id=owner,
+                    created_at=now, updated_at=now,
+                ).returning(customer_t.c.id)).scalar_one()
+
+            def deal(customer_id, owner, stage):
+                return conn.execute(deal_t.insert().values(
+                    customer_id=customer_id, owner_id=owner, title=stage, amount=Decimal("1000"),
+                    stage=stage, created_at=now, updated_at=now,
+                ).returning(deal_t.c.id)).scalar_one()
+
+            boss, alice, bob = rep("boss"), rep("alice"), rep("bob")
+            conn.execute(update(rep_t).where(rep_t.c.id == boss).values(role="admin"))
+            claimed, pooled, kept = customer("Claimed since", bob), customer("Pooled", None), \
+                customer("Never moved", bob)
+            deals = [deal(claimed, alice, "negotiation"), deal(claimed, alice, "won"),
+                     deal(pooled, alice, "proposal"), deal(pooled, alice, "lost"),
+                     deal(kept, bob, "qualified")]
+            conn.execute(ownership_t.insert().values(
+                customer_id=pooled, kind="recycled", actor_id=boss, from_rep_id=alice,
+                to_rep_id=None, at=now,
+                reason="recycled: no follow-up for 30 days (rule recycle_after_days)",
+            ))
+    finally:
+        engine.dispose()
+
+    assert schema.upgrade(url).up_to_date
+
+    assert deal_owners_at(url, *deals) == [bob, alice, None, alice, bob]
+    store = Store(url, clock=clock)
+    try:
+        with store.read() as conn:
             actors = conn.execute(
                 select(ownership_t.c.actor_id).where(ownership_t.c.kind == "recycled")
             ).scalars().all()
         assert actors == [None]
-        assert negotiation(reopened, bob) == (2, Decimal("2000.00"))
+        assert negotiation(store, store.actor("bob")) == (1, Decimal("1000.00"))
+        assert negotiation(store, store.actor("alice")) == (0, Decimal("0"))
     finally:
-        reopened.close()
+        store.close()
 
 
-def _before_the_rule():
+def _revision_before_the_rule() -> str:
     """The revision before the data migration that makes deals follow their customer."""
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory.from_config(schema._config())
-    return next(rev.down_revision for rev in script.walk_revisions()
+    return next(str(rev.down_revision) for rev in script.walk_revisions()
                 if (rev.path or "").endswith("_deals_follow_customers.py"))
 
 
-def _alembic_version():
-    from sqlalchemy import column, table
-
-    return table("alembic_version", column("version_num"))
-
-
 def deal_owners_at(url, *deal_ids):
-    from crm_tui.store.db.engine import make_engine
-
     engine = make_engine(url)
     try:
         with engine.connect() as conn:

@@ -358,7 +358,7 @@ def test_recycle_skips_a_customer_changed_after_it_was_read(store, admin, alice,
     store.log_follow_up(alice, quiet.id, "called just in time")
     due = [(row, store._deadline(row, rules)) for row in rows]
     with store.write() as conn:
-        assert store._recycle_rows(conn, admin, due, clock.now()) == []
+        assert store._recycle_rows(conn, due, clock.now()) == []
     assert store.get_customer(quiet.id, admin).owner == "alice"
 
 

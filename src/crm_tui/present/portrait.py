@@ -8,6 +8,7 @@ portrait and the screen say the same things in the same order. User text is alwa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -88,8 +89,10 @@ def header_card(portrait: Any, today: date) -> Group:
     facts.add_row(Text(_("where"), style=label), Text(" · ".join(place) or "-"),
                   Text(_("source"), style=label), _t(c.source or "-"))
     if c.owner is None and c.release_reason:
-        facts.add_row(Text(_("released"), style=label),
-                      _t(f"{c.released_by or ''}: {c.release_reason}"), Text(""), Text(""))
+        rule = rule_move(c.release_reason) if not c.released_by else None
+        why = (_("recycled by rule {rule} ({why})").format(rule=rule[0], why=rule[1]) if rule
+               else f"{c.released_by}: {c.release_reason}" if c.released_by else c.release_reason)
+        facts.add_row(Text(_("released"), style=label), _t(why), Text(""), Text(""))
     # The phone and email on lines of their own, never cut: the number a rep dials.
     reach = Table.grid(padding=(0, 1))
     reach.add_column()
@@ -187,6 +190,16 @@ def deals_table(deals: Sequence[Any]) -> RenderableType:
     return table
 
 
+_RULE_REASON = re.compile(r"recycled: (?P<why>.+) \(rule (?P<rule>[a-z_]+)\)")
+
+
+def rule_move(reason: str | None) -> tuple[str, str] | None:
+    """The rule and what it means, from the reason a rule's move records
+    (``store/sea/recycle.py``'s ``recycle_reason``), or None for a person's reason."""
+    found = _RULE_REASON.fullmatch(reason or "")
+    return (found["rule"], found["why"]) if found else None
+
+
 def ownership_table(events: Sequence[Any]) -> RenderableType:
     if not events:
         return Text(_("No ownership changes."), style="dim")
@@ -194,8 +207,11 @@ def ownership_table(events: Sequence[Any]) -> RenderableType:
     for col in (_("when"), _("what"), _("by"), _("from"), _("to"), _("reason")):
         table.add_column(col)
     for o in events:
-        table.add_row(short_datetime(o.at), _(o.kind), _t(o.actor or "-"), _t(o.from_rep or "-"),
-                      _t(o.to_rep or _("open sea")), _t(o.reason))
+        # A rule's move has no actor: "by" names the rule, the reason says what it means.
+        rule = rule_move(o.reason) if o.actor is None else None
+        by = _("rule {rule}").format(rule=rule[0]) if rule else o.actor or "-"
+        table.add_row(short_datetime(o.at), _(o.kind), _t(by), _t(o.from_rep or "-"),
+                      _t(o.to_rep or _("open sea")), _t(rule[1] if rule else o.reason))
     return table
 
 

@@ -233,10 +233,13 @@ class DemoGenerator:
                 self.admin_left -= 1
             else:
                 owner_id = rng_choice(rng, self.rep_ids)
-            # Without a won deal, a claim older than recycle_no_deal_days (90) would be recycled.
+            # Without a won deal, a claim older than recycle_no_deal_days (90) would be recycled:
+            # such a customer is claimed within the last 85 days, and is owned from its
+            # creation only when that too is that recent (the book is made consistent with the
+            # default rules on the day it is made: nothing overdue for recycling).
             claim_window = created if has_won else min(created, 85 * MINUTES_PER_DAY)
             claimed = rng.randrange(0, claim_window + 1)
-            if claimed == created or rng.random() < 0.5:
+            if claimed == created or (claim_window == created and rng.random() < 0.5):
                 claimed = created
                 events.append((cid, "created", self.admin_id, None, owner_id, None, clock.ts(created)))
             else:

@@ -47,6 +47,20 @@ from crm_tui.store.sea.moves import Moves, local_day, who
 from crm_tui.store.team import settings as rules_mod
 from crm_tui.store.team.identity import locking_rep
 
+CLAIM_RACE_WINDOW = timedelta(minutes=5)
+"""How long after a customer left the open sea a refused claimer is told who took it: long
+enough for anyone who saw it in the open sea (a list on screen, a claim race lost by seconds),
+short enough that trying ids one after another cannot list who owns which customer. Outside
+it, and for customers that were never in the open sea, a claim of another rep's customer is
+answered as for any customer out of reach (``out_of_reach``)."""
+
+
+def out_of_reach(customer_id: int) -> NotFound:
+    """The answer for a customer the caller may not see (or that does not exist): the very
+    sentence ``show`` gives (``_visible_customer_row``), so the two cannot be told apart."""
+    return NotFound(f"No customer {customer_id} that you may see.")
+
+
 # The customer's own columns a CustomerRecord is built from (CUSTOMER_COLUMNS minus joins).
 RECORD_COLUMNS = [column for column in CUSTOMER_COLUMNS if getattr(column, "table", None) is customer_t]
 
@@ -172,7 +186,8 @@ class ClaimOps(Moves):
         """Take an open-sea customer into ``actor``'s private sea, atomically.
 
         When several reps claim one customer at once exactly one wins; the others are refused
-        with "already claimed by X". Refused too: an inactive rep, a full private sea
+        with "already claimed by X" (``_may_be_told_owner``: a customer of another rep that
+        was not in the open sea moments ago is ``NotFound``, as for ``show``). Refused too: an inactive rep, a full private sea
         (``private_cap``), the day's claims used up (``daily_claim_limit``) and a customer this
         rep released or lost to recycling within ``reclaim_cooldown_days``.
         """
@@ -181,13 +196,13 @@ class ClaimOps(Moves):
             now = self.clock.now()
             rules, facts = self._claim_facts(conn, actor, cid, now)
             if facts is None:
-                raise NotFound(f"There is no customer {cid}.")
+                raise out_of_reach(cid)
             if not facts.active:
                 raise RuleRefused(
                     "active", f"The rep {actor.login} is deactivated and cannot claim customers."
                 )
             if facts.owner_id is not None:
-                raise self._taken_now(conn, cid, actor)
+                raise self._taken_now(conn, cid, actor, now)
             check_private_cap(facts.owned, int(rules["private_cap"]))
             limit = int(rules["daily_claim_limit"])
             if limit > 0 and facts.claimed_today >= limit:
@@ -206,7 +221,7 @@ class ClaimOps(Moves):
                 won = conn.execute(_claim_in_one_statement(), params).first()
             if won is None:
                 # Another rep's claim committed between our read and our update (PostgreSQL).
-                raise self._taken_now(conn, cid, actor)
+                raise self._taken_now(conn, cid, actor, now)
             if self.is_sqlite:
                 self._write_history(conn, **claim_events(cid, actor.id, actor.login, now))
                 tags = self._tags(conn, cid)
@@ -278,16 +293,50 @@ class ClaimOps(Moves):
             f"again from {local_day(cooled_at + timedelta(days=days))} (rule reclaim_cooldown_days).",
         )
 
-    def _taken_now(self, conn: Connection, customer_id: int, actor: Actor) -> RuleRefused:
-        """The refusal for a customer someone owns: who it is, and nothing else about it."""
+    def _taken_now(
+        self, conn: Connection, customer_id: int, actor: Actor, now: datetime
+    ) -> RuleRefused | NotFound:
+        """The refusal for a customer someone owns: who it is, and nothing else about it, where
+        the claimer may know (``_may_be_told_owner``); otherwise the answer for any customer out
+        of reach, the sentence ``show`` gives."""
         owner = self.customer_owner(conn, customer_id)
-        if owner is None or owner.owner_id is None:
+        if owner is None:
+            return out_of_reach(customer_id)
+        if owner.owner_id is None:
             return RuleRefused(
                 "taken", f"Customer {customer_id} changed hands while you claimed it; try again."
             )
         if owner.owner_id == actor.id:
             return RuleRefused("taken", f"Customer {customer_id} is already in your private sea.")
+        if not self._may_be_told_owner(conn, customer_id, actor, owner.owner_id, now):
+            return out_of_reach(customer_id)
         return RuleRefused(
             "taken",
             f"Customer {customer_id} is already claimed by {who(owner.owner_name, owner.owner_login)}.",
         )
+
+    def _may_be_told_owner(
+        self, conn: Connection, customer_id: int, actor: Actor, owner_id: int, now: datetime
+    ) -> bool:
+        """Whether a refused claimer may learn who owns the customer (issue 14 item 2).
+
+        Only where they could have seen it anyway: in a private sea they see (their team's, as
+        a manager; any, as an admin), or in the open sea moments ago, that is, it left the open
+        sea (claimed, or assigned from it) within ``CLAIM_RACE_WINDOW``. That covers every
+        claim race, whose losers raced within seconds, and nothing else: claiming id after id
+        does not list the owners of customers that were never in the caller's reach.
+
+        Under PostgreSQL row-level security a rep cannot read another rep's customer's history,
+        so there the owner is named only where ``customer_owner`` (a SECURITY DEFINER function)
+        and these events let it; anything else is out of reach.
+        """
+        if self.may_manage(conn, actor, owner_id):
+            return True
+        left = conn.execute(
+            select(ownership_t.c.id)
+            .where(ownership_t.c.customer_id == customer_id, ownership_t.c.from_rep_id.is_(None),
+                   ownership_t.c.to_rep_id.is_not(None), ownership_t.c.kind != "created",
+                   ownership_t.c.at >= now - CLAIM_RACE_WINDOW)
+            .limit(1)
+        ).first()
+        return left is not None

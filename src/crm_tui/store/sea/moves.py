@@ -1,5 +1,14 @@
 """What every move between the seas shares: moving customers to the open sea, locking rows in
-id order, and the records a move returns."""
+id order, and the records a move returns.
+
+Deals on a move (release, recycle, claim, assign, transfer, a rep deactivated): open deals
+follow their customer, at the stage they are in: to the new owner, or to nobody (``deal.owner_id``
+null, which the schema allows) while the customer is in the open sea, so no open deal stays with
+a rep who can no longer see its customer and the next owner finds it in their pipeline. Won and
+lost deals keep the rep who closed them, for the record. The rule is written once, in the one
+writer every move's ``ownership_event`` goes through (``db/history.py``: ``deals_that_follow``);
+the PostgreSQL claim runs it as a CTE of its single statement.
+"""
 
 from __future__ import annotations
 

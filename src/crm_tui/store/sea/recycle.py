@@ -35,6 +35,13 @@ RULE_MEANING = {
 }
 
 
+def recycle_reason(rule: str, days: Any) -> str:
+    """The reason a rule's move records: ``recycled: no follow-up for 30 days (rule
+    recycle_after_days)``. The event has no actor; ``present/portrait.py`` reads the rule back
+    from this sentence to say "recycled by rule …" (and the open-sea panel says "by rule")."""
+    return f"recycled: {RULE_MEANING[rule].format(days=days)} (rule {rule})"
+
+
 class RecycleOps(Moves):
     """The recycle rules applied, by cron (``crm recycle``) or by the app at start."""
 
@@ -48,10 +55,12 @@ class RecycleOps(Moves):
         """Apply the recycle rules: owned customers past their deadline go to the open sea.
 
         ``deadlines.recycle_deadline`` decides each customer. Idempotent, and safe while another
-        run goes on (each customer moves once). ``actor`` is the rep running it (None: the
-        system, such as cron). A dry run moves nothing and lists only the customers ``actor``
-        may see; a real run lists everything it moved (it is all in the open sea now).
-        ``progress(done, total)`` is called after each batch.
+        run goes on (each customer moves once). ``actor`` is the rep running it (None: cron);
+        it must be active, and a dry run lists only the customers ``actor`` may see. The moves
+        themselves are the system's, whoever runs them (the app runs this at start as whoever
+        opened it): their ownership events, audit rows and ``updated_by`` name no rep, and the
+        reason names the rule (``recycle_reason``). A real run lists everything it moved (it
+        is all in the open sea now). ``progress(done, total)`` is called after each batch.
         """
         if actor is not None:
             with self.read() as conn:
@@ -82,7 +91,7 @@ class RecycleOps(Moves):
                     results += [RecycleItem(row.id, row.name, row.owner_login, d.rule, d.at)
                                 for row, d in due]
                 elif due:
-                    results += self._recycle_rows(conn, actor, due, now)
+                    results += self._recycle_rows(conn, due, now)
             if progress is not None:
                 progress(min(examined, max(total, examined)), max(total, examined))
         return results
@@ -145,16 +154,15 @@ class RecycleOps(Moves):
             return int(conn.execute(select(func.count()).select_from(candidates.subquery())).scalar() or 0)
 
     def _recycle_rows(
-        self, conn: Connection, actor: Actor | None, due: list[tuple[Any, RecycleDeadline]],
-        now: datetime,
+        self, conn: Connection, due: list[tuple[Any, RecycleDeadline]], now: datetime,
     ) -> list[RecycleItem]:
-        """Move the decided customers unless they changed since they were read."""
+        """Move the decided customers unless they changed since they were read; the rule moves
+        them, so no rep is the actor of the events (``actor_id`` null, the rule in the reason)."""
         rules = self.rules(conn)
-        actor_id = actor.id if actor else None
         items: list[RecycleItem] = []
         for rule in sorted({deadline.rule for _, deadline in due}):
             group = [(row, deadline) for row, deadline in due if deadline.rule == rule]
-            reason = self._recycle_reason(rule, rules)
+            reason = recycle_reason(rule, rules.get(rule))
             keys = [(row.id, row.version, row.owner_id) for row, _ in group]
             unchanged = [
                 tuple_(customer_t.c.id, customer_t.c.version, customer_t.c.owner_id).in_(keys),
@@ -165,7 +173,7 @@ class RecycleOps(Moves):
                 .where(*unchanged, locked_in_id_order(*unchanged, skip_locked=True))
                 .values(owner_id=None, claimed_at=None, pool_entered_at=now, released_by_id=None,
                         release_reason=reason, next_follow_up_at=None, updated_at=now,
-                        updated_by_id=actor_id, version=customer_t.c.version + 1)
+                        updated_by_id=None, version=customer_t.c.version + 1)
                 .returning(customer_t.c.id)
             ).scalars())
             done = [(row, deadline) for row, deadline in group if row.id in moved]
@@ -174,9 +182,9 @@ class RecycleOps(Moves):
             # Each customer leaves its own owner: the rows differ in from_rep_id and old.
             self._write_history(
                 conn,
-                ownership=[ownership_row(row.id, "recycled", actor_id, row.owner_id, None, reason, now)
+                ownership=[ownership_row(row.id, "recycled", None, row.owner_id, None, reason, now)
                            for row, _ in done],
-                audit=[audit_row(actor_id, "customer", row.id, "recycle", now, "owner",
+                audit=[audit_row(None, "customer", row.id, "recycle", now, "owner",
                                  row.owner_login, None) for row, _ in done],
             )
             items += [RecycleItem(row.id, row.name, row.owner_login, d.rule, d.at) for row, d in done]
@@ -185,7 +193,3 @@ class RecycleOps(Moves):
         items.sort(key=lambda item: item.customer_id)
         return items
 
-    @staticmethod
-    def _recycle_reason(rule: str, rules: dict[str, Any]) -> str:
-        days = rules.get(rule)
-        return f"recycled: {RULE_MEANING[rule].format(days=days)} (rule {rule})"
