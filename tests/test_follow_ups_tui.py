@@ -237,8 +237,10 @@ def test_due_list(snap_compare, due_app):
     """Screen 2 for The Boss: "Due today: 4 follow-ups (3 overdue), 1 close to recycling";
     刘洋 14 days overdue, 张伟 5 days overdue, Carla Diaz 3 days overdue (red), 陈静 due today
     (yellow), 司马光 recycled in 2 days, the cursor on 刘洋; then the log newest first (its
-    filters appear on `/`): 欧阳修 by alice (visit, 拜访：谈了合作), 李娜 (wechat), then the
-    book's calls of 2026-05-25; "8 follow-ups, newest first" below."""
+    filters appear on `/`), each row's next date before its summary: 欧阳修 by alice (visit,
+    2026-06-30, 拜访：谈了合作), 李娜 (wechat), then the book's calls of 2026-05-25; "8
+    follow-ups, newest first" below. The reasons are in the theme's error (overdue), warning
+    (due) and primary (recycling) colours."""
 
     async def open_due(pilot) -> None:
         await settle(pilot)

@@ -325,7 +325,9 @@ def portrait_app(long_book, tmp_path: Path) -> Iterator[Callable[[], CrmApp]]:
 
 def test_portrait_of_a_cjk_customer_with_a_long_history(snap_compare, portrait_app, long_book):
     """欧阳娜娜 #12 of 深圳前海微众银行 with an A tier badge: owner The Boss, status deal, last
-    follow-up 1 day ago, next 2026-06-22 (in 7 days), recycling "exempt" (won deal); value line
+    follow-up 1 day ago, next 2026-06-22 (in 7 days), recycling "exempt" (won deal), where
+    金融 · 深圳 and source 展会; phone +8613912345678 and email nana@webank.example each whole
+    on a line of its own; value line
     established 1,200,000.00 and potential 225,000.00, RFM "new", tier A, completeness 89 %
     with "missing: address";
     tags vip and 金融, the CFO note; contacts 李雷 ★ (CFO) and 韩梅梅; deals 灾备方案
