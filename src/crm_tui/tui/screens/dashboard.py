@@ -65,7 +65,7 @@ class DashboardScreen(CrmScreen):
         Binding("t", "transfer", _("Transfer"), id="dashboard.transfer",
                 tooltip=_("Move customers from one rep to another (managers)")),
         Binding("R", "rules", _("Rules"), id="dashboard.rules",
-                tooltip=_("View and change the open-sea rules (managers change them)")),
+                tooltip=_("The company rules: everyone reads them, admins change them")),
     ]
 
     def __init__(self) -> None:
