@@ -165,6 +165,19 @@ def test_on_postgresql_an_existing_role_is_named(store, admin, new_login):
         f"{new_login} will be identified by the existing PostgreSQL login role {new_login} "
         "when they connect."
     ]
+    store.security_notes.clear()
+    no_login = f"{new_login}_nl"
+    try:
+        with psycopg.connect(os.environ[PG_ENV], autocommit=True) as conn:
+            conn.execute(f'CREATE ROLE "{no_login}" NOLOGIN')
+        store.add_rep(admin, no_login, "Cannot Log In")
+        assert store.security_notes == [
+            f"the PostgreSQL role {no_login} exists but may not log in: {no_login} will be "
+            f'identified by it once a database administrator runs `ALTER ROLE "{no_login}" LOGIN`.'
+        ]
+    finally:
+        with psycopg.connect(os.environ[PG_ENV], autocommit=True) as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{no_login}"')
 
 
 # --- the CLI --------------------------------------------------------------------------------------
