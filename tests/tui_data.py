@@ -124,6 +124,9 @@ def _busy(app: Any, ignoring: Collection[str] = ()) -> list[str]:
     """What keeps the app from being quiet: running workers and debounce timers still to fire."""
     busy = [f"worker {worker.name!r}" for worker in app.workers
             if not worker.is_finished and worker.group not in ignoring]
+    # CrmApp hands keys to the widgets one at a time: keys pressed together wait their turn.
+    if getattr(app, "_key_in_flight", None) is not None or getattr(app, "_keys_waiting", None):
+        busy.append("keys still to be handled")
     # Textual has no public way to ask whether a timer is still to fire: this reads its timer
     # set and each timer's task, and fails loudly (AttributeError) if a release renames them.
     for screen in app.screen_stack:
