@@ -16,3 +16,8 @@ _translation = gettext.translation("crm_tui", localedir=_LOCALE_DIR, fallback=Tr
 def _(message: str) -> str:
     """Translate ``message`` into the user's language (English when no catalogue exists)."""
     return _translation.gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The form of a message for ``n`` things ("1 day", "2 days"), in the user's language."""
+    return _translation.ngettext(singular, plural, n)

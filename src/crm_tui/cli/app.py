@@ -269,18 +269,54 @@ from crm_tui.cli.commands import (  # noqa: E402,F401
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Typer runs without its standalone mode, so a usage error (an unknown option, a missing
+    argument, a value of the wrong kind) comes back here and is told as one sentence on stderr
+    with exit 2 (``usage_error``), not as Typer's usage block and error box.
+    """
+    usage, click_error = _click_errors()
     try:
-        app(prog_name="crm")
+        code = app(prog_name="crm", standalone_mode=False)
     except KeyboardInterrupt:
         typer.echo("crm: interrupted", err=True)
         exit_now(130)
-    except SystemExit as done:  # Typer ends every command this way, with its exit code
+    except usage as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `crm reps`: the group's help, asked for
+            exc.show()  # type: ignore[attr-defined]  # ClickException.show, on Click's class
+        else:
+            typer.echo(usage_error(exc), err=True)
+        exit_now(EXIT_USAGE)
+    except click_error as exc:
+        typer.echo(f"crm: {exc}", err=True)
+        exit_now(int(getattr(exc, "exit_code", EXIT_ERROR)))
+    except typer.Abort:
+        typer.echo("crm: aborted.", err=True)
+        exit_now(EXIT_ERROR)
+    except SystemExit as done:  # a command that ends the process itself, with its exit code
         code = done.code
         if code is None or isinstance(code, int):
             exit_now(code or 0)
         raise
-    exit_now(0)
+    exit_now(code if isinstance(code, int) else 0)
+
+
+def _click_errors() -> tuple[type[Exception], type[Exception]]:
+    """Click's ``UsageError`` and ``ClickException``, wherever this Typer keeps Click (a
+    dependency before 0.16, vendored as ``typer._click`` after)."""
+    classes = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
+    return classes["UsageError"], classes["ClickException"]
+
+
+def usage_error(exc: Exception) -> str:
+    """A usage error as one sentence naming the help to read: ``crm: No such option: --bogus
+    (see 'crm find --help').``"""
+    format_message = getattr(exc, "format_message", None)
+    message = str(format_message() if callable(format_message) else exc).strip()
+    message = " ".join(message.split()).rstrip(".")
+    context = getattr(exc, "ctx", None)
+    path = getattr(context, "command_path", None) or "crm"
+    return f"crm: {message} (see '{path} --help')."
 
 
 def exit_now(code: int) -> NoReturn:

@@ -1,4 +1,5 @@
-"""Small formatting helpers shared by the CLI and the screens (dates, money, due phrases)."""
+"""Small formatting helpers shared by the CLI and the screens (dates, money, due phrases,
+counts of things and sentences that end with a name)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from crm_tui.i18n import _
+from crm_tui.i18n import _, ngettext
+
+_SENTENCE_END = (".", "!", "?", "…", "。", "！", "？")
 
 
 def short_date(value: date | datetime | None) -> str:
@@ -29,16 +32,31 @@ def money(value: Decimal | None) -> str:
     return f"{value:,.2f}"
 
 
+def count(n: int, singular: str, plural: str) -> str:
+    """``singular`` or ``plural`` for ``n`` (each holding ``{n}``), formatted:
+    ``count(1, "{n} follow-up", "{n} follow-ups")`` is "1 follow-up"."""
+    return ngettext(singular, plural, n).format(n=n)
+
+
+def sentence(text: str) -> str:
+    """``text`` ended with one full stop: none is added after one already there, so a name
+    that ends a sentence ("Initech Capital Inc.") is not followed by a second."""
+    stripped = text.rstrip()
+    return stripped if stripped.endswith(_SENTENCE_END) else stripped + "."
+
+
 def due_phrase(item: Any) -> str:
     """'3 days overdue', 'due today', 'in 2 days', 'recycled in 1 day'."""
     days = int(item.days)
     if item.reason == "recycle":
-        return _("recycled today") if days == 0 else _("recycled in {n} days").format(n=days)
+        if days == 0:
+            return _("recycled today")
+        return count(days, "recycled in {n} day", "recycled in {n} days")
     if days > 0:
-        return _("{n} days overdue").format(n=days)
+        return count(days, "{n} day overdue", "{n} days overdue")
     if days == 0:
         return _("due today")
-    return _("in {n} days").format(n=-days)
+    return count(-days, "in {n} day", "in {n} days")
 
 
 def columns(headers: list[str], rows: list[list[str]], *, max_width: int = 32) -> str:

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crm_tui.i18n import _
-from crm_tui.present.format import money, short_date, short_datetime
+from crm_tui.present.format import count, money, short_date, short_datetime
 from crm_tui.present.textsafe import printable
 
 TIER_STYLES = {"A": "bold green", "B": "bold yellow", "C": "bold blue"}
@@ -38,10 +38,12 @@ def next_follow_up_phrase(next_at: date | None, today: date) -> tuple[str, str]:
         return _("none planned"), "dim"
     days = (next_at - today).days
     if days < 0:
-        return _("{date} ({n} days overdue)").format(date=short_date(next_at), n=-days), "bold red"
+        return (_("{date} ({overdue})").format(date=short_date(next_at), overdue=count(
+            -days, "{n} day overdue", "{n} days overdue")), "bold red")
     if days == 0:
         return _("{date} (today)").format(date=short_date(next_at)), "bold yellow"
-    return _("{date} (in {n} days)").format(date=short_date(next_at), n=days), ""
+    return _("{date} ({within})").format(date=short_date(next_at), within=count(
+        days, "in {n} day", "in {n} days")), ""
 
 
 def header_card(portrait: Any, today: date) -> Group:
@@ -76,7 +78,7 @@ def header_card(portrait: Any, today: date) -> Group:
     if portrait.days_to_recycle is None:
         recycle = Text(_("exempt") if c.owner else "-", style="dim")
     else:
-        recycle = Text(_("{n} days").format(n=portrait.days_to_recycle),
+        recycle = Text(count(portrait.days_to_recycle, "{n} day", "{n} days"),
                        style="bold red" if portrait.days_to_recycle <= 3 else "")
     label = "dim"
     facts.add_row(Text(_("owner"), style=label), owner,
@@ -156,7 +158,8 @@ def timeline_text(follow_ups: Sequence[Any], more: int = 0) -> Text:
         text.append(printable(f.summary).replace("\n", "\n  "))
     if more:
         text.append("\n")
-        text.append(_("… {n} older follow-ups").format(n=more), style="dim italic")
+        text.append(count(more, "… {n} older follow-up", "… {n} older follow-ups"),
+                    style="dim italic")
     return text
 
 

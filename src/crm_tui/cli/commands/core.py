@@ -20,21 +20,6 @@ def _scope(pool: bool, mine: bool, all_: bool) -> str:
     return chosen[0] if chosen else "all"
 
 
-def customer_table(customers: list[Any], title: str | None = None) -> Any:
-    from rich.table import Table
-
-    from crm_tui.present.format import short_date
-
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for column in (_("id"), _("name"), _("company"), _("status"), _("tier"), _("owner"),
-                   _("phone"), _("next")):
-        table.add_column(column, overflow="fold")
-    for c in customers:
-        table.add_row(str(c.id), plain(c.name), plain(c.company), c.status, c.tier or "",
-                      plain(c.owner or _("open sea")), plain(c.phone), short_date(c.next_follow_up_at))
-    return table
-
-
 def customer_columns(customers: list[Any]) -> str:
     """Search results as plain aligned columns (user text shown literally)."""
     from crm_tui.present.format import columns, short_date
@@ -265,17 +250,12 @@ def due(
         if not items:
             typer.echo(_("Nothing due."))
             return
-        from rich.table import Table
-
+        from crm_tui.cli.output import print_table
         from crm_tui.present.format import due_phrase
 
-        table = Table(header_style="bold")
-        for column in (_("id"), _("name"), _("company"), _("what"), _("when")):
-            table.add_column(column)
-        for item in items:
-            table.add_row(str(item.customer_id), plain(item.name), plain(item.company),
-                          _(item.reason), due_phrase(item))
-        console().print(table)
+        print_table([_("id"), _("name"), _("company"), _("what"), _("when")],
+                    [[item.customer_id, item.name, item.company, _(item.reason), due_phrase(item)]
+                     for item in items], right={0})
 
     run(ctx, action)
 
@@ -289,15 +269,11 @@ def reps_list(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
         if json_out:
             emit_json([r.as_dict() for r in reps])
             return
-        from rich.table import Table
+        from crm_tui.cli.output import print_table
 
-        table = Table(header_style="bold")
-        for column in (_("login"), _("name"), _("role"), _("team"), _("active"), _("customers")):
-            table.add_column(column)
-        for r in reps:
-            table.add_row(plain(r.login), plain(r.name), r.role, plain(r.team), _("yes") if r.active else _("no"),
-                          str(r.customers))
-        console().print(table)
+        print_table([_("login"), _("name"), _("role"), _("team"), _("active"), _("customers")],
+                    [[r.login, r.name, r.role, r.team, _("yes") if r.active else _("no"),
+                      r.customers] for r in reps], right={5})
 
     run(ctx, action)
 

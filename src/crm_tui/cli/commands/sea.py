@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from crm_tui.cli.app import EXIT_USAGE, Context, app, console, emit_json, fail, plain, reps_app, run
+from crm_tui.cli.app import EXIT_USAGE, Context, app, emit_json, fail, reps_app, run
 from crm_tui.i18n import _
 from crm_tui.present.textsafe import printable
 
@@ -36,8 +36,10 @@ def _moved(verb: str, customer: CustomerRecord, json_out: bool) -> None:
     if json_out:
         emit_json(customer.as_dict())
         return
-    typer.echo(_("{verb} customer {id}, {name}.").format(
-        verb=verb, id=customer.id, name=printable(customer.name)))
+    from crm_tui.present.format import sentence
+
+    typer.echo(sentence(_("{verb} customer {id}, {name}").format(
+        verb=verb, id=customer.id, name=printable(customer.name))))
 
 
 @app.command()
@@ -57,23 +59,18 @@ def pool(
         if not entries:
             typer.echo(_("The open sea is empty.") if not query.strip() else _("No customers found."))
             return
-        from rich.table import Table
+        from crm_tui.cli.output import print_table
 
-        table = Table(header_style="bold")
-        for column in (_("id"), _("name"), _("company"), _("industry"), _("region")):
-            table.add_column(column, overflow="fold")
-        table.add_column(_("phone"), no_wrap=True)
-        table.add_column(_("why in the open sea"), overflow="fold")
-        table.add_column(_("days"), justify="right")
+        rows = []
         for entry in entries:
             c = entry.customer
             why = c.release_reason or ""
             if c.released_by:
                 why = f"{c.released_by}: {why}" if why else c.released_by
-            table.add_row(str(c.id), plain(c.name), plain(c.company), plain(c.industry),
-                          plain(c.region), plain(c.phone), plain(why),
-                          "" if entry.days_in_pool is None else str(entry.days_in_pool))
-        console().print(table)
+            rows.append([c.id, c.name, c.company, c.industry, c.region, c.phone, why,
+                         entry.days_in_pool])
+        print_table([_("id"), _("name"), _("company"), _("industry"), _("region"), _("phone"),
+                     _("why in the open sea"), _("days")], rows, right={0, 7}, fold=True)
 
     run(ctx, action)
 
@@ -186,18 +183,15 @@ def recycle(
         if not moved:
             typer.echo(_("Nothing to recycle."))
             return
-        from rich.table import Table
+        from crm_tui.cli.output import print_table
+        from crm_tui.present.format import count, short_datetime
 
-        from crm_tui.present.format import short_datetime
-
-        title = _("Would recycle {n} customers") if dry_run else _("Recycled {n} customers")
-        table = Table(title=title.format(n=len(moved)), title_justify="left", header_style="bold")
-        for column in (_("id"), _("name"), _("owner"), _("rule"), _("since")):
-            table.add_column(column, overflow="fold")
-        for item in moved:
-            table.add_row(str(item.customer_id), plain(item.name), plain(item.owner), item.rule,
-                          short_datetime(item.deadline))
-        console().print(table)
+        title = (count(len(moved), "Would recycle {n} customer", "Would recycle {n} customers")
+                 if dry_run else count(len(moved), "Recycled {n} customer", "Recycled {n} customers"))
+        print_table([_("id"), _("name"), _("owner"), _("rule"), _("since")],
+                    [[item.customer_id, item.name, item.owner, item.rule,
+                      short_datetime(item.deadline)] for item in moved],
+                    title=title, right={0}, fold=True)
 
     run(ctx, action)
 
@@ -230,30 +224,35 @@ def rules(
         from crm_tui.store.team.settings import RULES, encode, may_change_rules
 
         store = context.store
+        before: dict[str, Any] = store.rules() if values and not json_out else {}
         current: dict[str, Any] = (
             store.set_rules(context.actor, values, over_cap_ok=yes) if values else store.rules()
         )
         if json_out:
             emit_json(current)
             return
-        from rich.table import Table
 
-        table = Table(header_style="bold")
-        for column in (_("key"), _("value"), _("meaning")):
-            table.add_column(column, overflow="fold")
-        for key, spec in RULES.items():
-            value = current[key]
+        def shown(value: Any) -> str:
             if isinstance(value, bool):
-                shown = "true" if value else "false"
-            elif isinstance(value, list):
-                shown = ", ".join(str(v) for v in value)
-            else:
-                shown = value if isinstance(value, str) else encode(value)
-            table.add_row(key, plain(shown), _(spec.help))
-        console().print(table)
+                return "true" if value else "false"
+            if isinstance(value, list):
+                return ", ".join(str(v) for v in value)
+            return value if isinstance(value, str) else encode(value)
+
         if values:
-            typer.echo(_("Changed {keys}.").format(keys=", ".join(values)))
-        elif may_change_rules(context.actor):
+            # What changed, not the whole table (issue 15 item 9).
+            for key in values:
+                old, new = shown(before.get(key)), shown(current.get(key))
+                line = (_("Changed {key}: {old} → {new}.") if old != new
+                        else _("Unchanged {key}: {new}."))
+                typer.echo(printable(line.format(key=key, old=old, new=new)))
+            return
+        from crm_tui.cli.output import print_table
+
+        print_table([_("key"), _("value"), _("meaning")],
+                    [[key, shown(current[key]), _(spec.help)] for key, spec in RULES.items()],
+                    fold=True)
+        if may_change_rules(context.actor):
             typer.echo(_("Company rules: change them with --set KEY=VALUE."))
         else:
             typer.echo(_("Company rules — only an admin may change them."))

@@ -8,6 +8,7 @@ import typer
 
 from crm_tui.cli.app import Context, app, console, emit_json, plain, run
 from crm_tui.i18n import _
+from crm_tui.present.format import count
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -40,8 +41,7 @@ def _money(value: Any) -> str:
 
 
 def print_dashboard(board: Any) -> None:
-    from rich import box
-    from rich.table import Table
+    from crm_tui.cli.output import print_table
 
     out = console()
     scope = {
@@ -51,53 +51,38 @@ def print_dashboard(board: Any) -> None:
     }.get(board.scope, board.scope)
     out.print(plain(_("Dashboard — {scope}").format(scope=scope)))
 
-    reps = Table(title=_("Reps (follow-ups in the last 7 and 30 days; won this month)"),
-                 header_style="bold", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    reps.add_column(_("rep"), no_wrap=True)
-    for heading in (_("owned"), _("7d"), _("30d"), _("overdue"), _("recycle"), _("won"),
-                    _("won amount")):
-        reps.add_column(heading, justify="right", no_wrap=True)
     lines = list(board.reps)
     if len(lines) > 1:
         lines.append(board.totals)
+    rows = []
     for line in lines:
         label = _("total") if line is lines[-1] and len(board.reps) > 1 else line.login
-        reps.add_row(plain(label), str(line.owned), str(line.follow_ups_7d),
-                     str(line.follow_ups_30d), str(line.overdue), str(line.recycle_soon),
-                     str(line.won_this_month), _money(line.won_amount_this_month))
-    out.print(reps)
+        rows.append([label, line.owned, line.follow_ups_7d, line.follow_ups_30d, line.overdue,
+                     line.recycle_soon, line.won_this_month, _money(line.won_amount_this_month)])
+    print_table([_("rep"), _("owned"), _("7d"), _("30d"), _("overdue"), _("recycle"), _("won"),
+                 _("won amount")], rows, right=range(1, 8), light=True,
+                title=_("Reps (follow-ups in the last 7 and 30 days; won this month)"))
 
-    pipeline = Table(title=_("Pipeline"), header_style="bold", title_justify="left",
-                     box=box.SIMPLE_HEAD)
-    for heading in (_("stage"), _("deals"), _("amount"), _("weighted")):
-        pipeline.add_column(heading, justify="left" if heading == _("stage") else "right")
-    for stage in board.pipeline:
-        pipeline.add_row(stage.stage, str(stage.count), _money(stage.amount), _money(stage.weighted))
-    out.print(pipeline)
+    print_table([_("stage"), _("deals"), _("amount"), _("weighted")],
+                [[stage.stage, stage.count, _money(stage.amount), _money(stage.weighted)]
+                 for stage in board.pipeline],
+                right={1, 2, 3}, light=True, title=_("Pipeline"))
 
-    value = Table(title=_("Customers by value"), header_style="bold", title_justify="left",
-                  box=box.SIMPLE_HEAD)
-    value.add_column(_("tier"))
-    value.add_column(_("customers"), justify="right")
-    value.add_column(_("RFM segment"))
-    value.add_column(_("customers"), justify="right")
     tiers = list(board.tiers.items())
     segments = list(board.rfm.items())
+    value_rows = []
     for index in range(max(len(tiers), len(segments))):
         tier = tiers[index] if index < len(tiers) else ("", "")
         segment = segments[index] if index < len(segments) else ("", "")
-        value.add_row(str(tier[0]), str(tier[1]), str(segment[0]), str(segment[1]))
-    out.print(value)
+        value_rows.append([tier[0], tier[1], segment[0], segment[1]])
+    print_table([_("tier"), _("customers"), _("RFM segment"), _("customers")], value_rows,
+                right={1, 3}, light=True, title=_("Customers by value"))
 
     weeks = board.open_sea.weeks
-    sea = Table(title=_("Open sea: {size} customers").format(size=board.open_sea.size),
-                header_style="bold", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    sea.add_column(_("week of"))
-    sea.add_column(_("in"), justify="right")
-    sea.add_column(_("out"), justify="right")
-    for week in weeks:
-        sea.add_row(week.week.isoformat(), str(week.inflow), str(week.outflow))
-    out.print(sea)
+    print_table([_("week of"), _("in"), _("out")],
+                [[week.week.isoformat(), week.inflow, week.outflow] for week in weeks],
+                right={1, 2}, light=True,
+                title=count(board.open_sea.size, "Open sea: {n} customer", "Open sea: {n} customers"))
     if weeks:
         out.print(plain(_("in  {spark}").format(spark=sparkline([w.inflow for w in weeks]))))
         out.print(plain(_("out {spark}").format(spark=sparkline([w.outflow for w in weeks]))))

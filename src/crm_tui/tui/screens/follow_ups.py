@@ -22,7 +22,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Header, Input, Select, Static
 
 from crm_tui.i18n import _
-from crm_tui.present.format import due_phrase, short_date, short_datetime
+from crm_tui.present.format import count, due_phrase, short_date, short_datetime
 from crm_tui.present.textsafe import printable
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.customer_table import fit
@@ -175,8 +175,9 @@ class FollowUpsScreen(CrmScreen):
             table.move_cursor(row=min(row, len(event.items) - 1))
         overdue = sum(1 for i in event.items if i.reason == "overdue")
         recycle = sum(1 for i in event.items if i.reason == "recycle")
-        title = _("Due today: {n} follow-ups ({overdue} overdue), {recycle} close to recycling").format(
-            n=len(event.items) - recycle, overdue=overdue, recycle=recycle)
+        title = _("Due today: {follow_ups} ({overdue} overdue), {recycle} close to recycling").format(
+            follow_ups=count(len(event.items) - recycle, "{n} follow-up", "{n} follow-ups"),
+            overdue=overdue, recycle=recycle)
         if not event.items:
             title = _("Due today: nothing due — well done")
         self.query_one("#due-title", Static).update(title)
@@ -206,7 +207,8 @@ class FollowUpsScreen(CrmScreen):
         status = self.query_one("#log-status", Static)
         status.remove_class("-error")
         more = _(" · m: older") if len(event.rows) >= self.log_limit else ""
-        status.update(_("{n} follow-ups, newest first").format(n=len(event.rows)) + more)
+        status.update(count(len(event.rows), "{n} follow-up, newest first",
+                            "{n} follow-ups, newest first") + more)
 
     def _summary_room(self, rows: list[FollowUpRecord]) -> int:
         """Cells left for the summary once the other columns of the log are laid out."""
