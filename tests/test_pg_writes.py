@@ -394,3 +394,34 @@ def test_db_upgrade_brings_an_older_database_the_rules_and_constraints(world: Wo
             pytest.raises(psycopg.errors.CheckViolation):
         conn.execute("UPDATE customer SET name = %s WHERE id = %s", ("x\x1by", c.secret))
     assert Store(c.url_of(c.alice)).close() is None  # the store opens: the schema is at head
+
+
+def test_company_rules_are_an_admins_even_for_a_manager_at_psql(world: World):
+    """A manager's own role may not write a company rule (``may_change_rules``: admins only),
+    nor an audit row about one; the app's own ``state.*`` keys stay writable for any rep."""
+    import psycopg
+
+    c = world.c
+    owner = _owner(c)
+    with psycopg.connect(c.url_of(owner), autocommit=True) as conn:
+        conn.execute("INSERT INTO setting (key, value) VALUES ('private_cap', '5') "
+                     "ON CONFLICT (key) DO UPDATE SET value = '5'")
+    with psycopg.connect(c.url_of(c.maria), autocommit=True) as maria_sql:
+        maria_id = maria_sql.execute("SELECT crm_rep_id()").fetchone()[0]
+        assert refused_or_nothing(
+            maria_sql, "UPDATE setting SET value = '0' WHERE key = 'private_cap'") == "nothing"
+        assert refused_or_nothing(
+            maria_sql, "DELETE FROM setting WHERE key = 'private_cap'") == "nothing"
+        for sql in ("INSERT INTO setting (key, value) VALUES ('daily_claim_limit', '999')",
+                    "INSERT INTO setting (key, value) VALUES ('private_cap', '0') "
+                    "ON CONFLICT (key) DO UPDATE SET value = '0'"):
+            assert refused_or_nothing(maria_sql, sql).startswith("refused"), sql
+        assert refused_or_nothing(
+            maria_sql, "INSERT INTO audit_event (at, actor_id, entity, entity_id, action) "
+            "VALUES (now(), %s, 'setting', 0, 'update')", maria_id).startswith("refused")
+        for key in ("state.last_recycle_at", "state.tiers_dirty", "state.tiers_clean"):
+            maria_sql.execute("INSERT INTO setting (key, value) VALUES (%s, '\"x\"') "
+                              "ON CONFLICT (key) DO UPDATE SET value = '\"y\"'", (key,))
+    assert world.owner_scalar("SELECT value FROM setting WHERE key = 'private_cap'") == "5"
+    assert world.owner_scalar(
+        "SELECT count(*) FROM setting WHERE key = 'daily_claim_limit'") == 0

@@ -40,7 +40,7 @@ GROUP_ROLE = "crm_users"
 
 TABLE_GRANTS: dict[str, str] = {
     "rep": "SELECT, INSERT, UPDATE",  # INSERT/UPDATE: admins only (policies); UPDATE also locks
-    "setting": "SELECT, INSERT, UPDATE, DELETE",  # rules: managers; state.*: the app's
+    "setting": "SELECT, INSERT, UPDATE, DELETE",  # rules: admins; state.*: the app's
     "customer": "SELECT, INSERT, UPDATE",
     "contact": "SELECT, INSERT, UPDATE",
     "follow_up": "SELECT, INSERT",
@@ -232,14 +232,14 @@ def _policies(s: str) -> list[str]:
         f"OR ({me} IS NOT NULL AND audit_event.entity NOT IN "
         f"('customer', 'contact', 'deal', 'follow_up'))"
     )
-    # What the row is about must be the writer's to see (rules: a manager's; reps: an admin's).
+    # What the row is about must be the writer's to see (rules and reps: an admin's).
     audit_subject = (
         f"CASE audit_event.entity "
         f"WHEN 'customer' THEN {entity_exists('customer')} "
         f"WHEN 'contact' THEN {entity_exists('contact')} "
         f"WHEN 'deal' THEN {entity_exists('deal')} "
         f"WHEN 'follow_up' THEN {entity_exists('follow_up')} "
-        f"WHEN 'setting' THEN {manager} "
+        f"WHEN 'setting' THEN {admin} "
         f"WHEN 'rep' THEN false "
         f"ELSE true END"
     )
@@ -266,8 +266,9 @@ def _policies(s: str) -> list[str]:
         f"CREATE POLICY crm_rep_change ON {s}.rep FOR UPDATE {to} "
         f"USING ({admin} OR rep.id = ANY ({owners})) WITH CHECK ({admin})",
     ]
-    # Rules are a manager's; the app's own bookkeeping (``state.*`` keys) anyone's.
-    setting_write = f"({me} IS NOT NULL AND (left(setting.key, 6) = 'state.' OR {manager}))"
+    # Company rules are an admin's (``team/settings.py``, ``may_change_rules``); the app's own
+    # bookkeeping (``state.*``: the last recycle time, the tier tokens) is written for any rep.
+    setting_write = f"({me} IS NOT NULL AND (left(setting.key, 6) = 'state.' OR {admin}))"
     out += [
         f"CREATE POLICY crm_setting_read ON {s}.setting FOR SELECT {to} USING (true)",
         f"CREATE POLICY crm_setting_add ON {s}.setting FOR INSERT {to} WITH CHECK {setting_write}",
