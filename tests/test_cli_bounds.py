@@ -83,6 +83,13 @@ def test_ids_beyond_every_bound_are_not_found(book, ref):
     assert_sentence(code, err, {4})
 
 
+@pytest.mark.parametrize("ref", ["²", "١٢٣", "#٣", "1²"])
+def test_ids_in_other_digits_are_usage_errors(book, ref):
+    for args in (["show", ref], ["claim", ref], ["log", ref, "hi"], ["lock", ref]):
+        code, _, err = crm(book, *args)
+        assert_sentence(code, err, {2, 4})
+
+
 def test_huge_limit_days_and_demo_are_usage_errors(book):
     for args in (["find", "--limit", "9223372036854775807", "x"], ["due", "--days", "999999999"],
                  ["due", "--limit", str(2**70)], ["init", "--demo", "9999999999"]):
@@ -301,6 +308,8 @@ dates = st.one_of(
 @st.composite
 def commands(draw: st.DrawFn) -> list[str]:
     number = str(draw(numbers))
+    if draw(st.booleans()):
+        number = draw(st.sampled_from(["#" + number, number + "²", "١٢٣", "²", " " + number]))
     kind = draw(st.sampled_from(["show", "claim", "lock", "release", "log", "log-at", "log-next",
                                  "deal-stage", "deal-add", "find", "due", "due-limit",
                                  "transfer", "contact", "deal-list"]))

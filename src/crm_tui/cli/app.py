@@ -183,6 +183,9 @@ def check_bounds(params: dict[str, Any]) -> None:
         noun = _ID_PARAMETERS.get(name)
         if noun is not None:
             for ref in value if isinstance(value, list | tuple) else [value]:
+                if isinstance(ref, str) and _looks_like_foreign_digits(ref):
+                    raise UsageError(f"{ref!r} is not a {noun} id: write ids in the digits "
+                                     "0 to 9.")
                 number = _as_id(ref)
                 if number is not None and not 0 < number <= MAX_ID:
                     raise NotFound(f"There is no {noun} {number}.")
@@ -192,6 +195,13 @@ def check_bounds(params: dict[str, Any]) -> None:
             if not least <= value <= most:
                 raise UsageError(f"{option} must be between {least:,} and {most:,}, "
                                  f"not {value:,}.")
+
+
+def _looks_like_foreign_digits(ref: str) -> bool:
+    """Digits other than 0-9 (``²``, ``١٢٣``): Python's ``isdigit`` takes them for an id, and
+    ``int()`` then fails or reads ``١٢٣`` as 123."""
+    digits = ref.strip().lstrip("#")
+    return digits.isdigit() and not (digits.isascii() and digits.isdecimal())
 
 
 def _as_id(ref: object) -> int | None:
