@@ -112,6 +112,18 @@ class SchemaOutOfDate(CrmError):
     exit_code = 1
 
 
+class SchemaTooNew(SchemaOutOfDate):
+    """The database was migrated by a newer crm: this one must not use nor "upgrade" it."""
+
+    exit_code = 3
+
+
+class DatabaseDamaged(CrmError):
+    """The file is not a crm database, or one with tables missing: nothing can be done with it."""
+
+    exit_code = 2
+
+
 class DatabaseUnavailable(CrmError):
     """The database cannot be reached or opened."""
 

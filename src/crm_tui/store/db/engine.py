@@ -44,11 +44,26 @@ def normalise_url(url: str) -> str:
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         return "postgresql+psycopg://" + url[len("postgresql://") :]
-    if url.startswith(("postgresql+", "sqlite:")):
+    if url.startswith("postgresql+"):
+        return url
+    if url.startswith("sqlite:"):
+        _refuse_sqlite_options(url, url.split("?", 1)[0])
         return url
     if "://" in url:
         raise UsageError(f"Unsupported database URL {url!r}: use a file path, sqlite:/// or postgresql://.")
+    _refuse_sqlite_options(url, url.split("?", 1)[0])
     return "sqlite:///" + str(Path(url).expanduser().resolve())
+
+
+def _refuse_sqlite_options(url: str, file: str) -> None:
+    """Refuse ``?mode=ro`` and the like after a SQLite path: the driver ignores them (so
+    ``mode=ro`` would write), and a plain path would name a file ``a.db?mode=ro``."""
+    if "?" in url:
+        raise UsageError(
+            f"The database {url!r} has options after '?', which crm does not take for SQLite: "
+            f"name the file alone ({file!r}); to keep a database from being changed, make the "
+            "file read-only."
+        )
 
 
 def is_sqlite(url: str) -> bool:
