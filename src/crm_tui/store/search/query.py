@@ -134,7 +134,7 @@ class SearchOps(StoreBase):
         rest = self._match_ids(conn, query, visible)
         capped = list(conn.execute(rest.limit(RANK_CAP + 1)).scalars())
         if len(capped) <= RANK_CAP:
-            ranked = self._by_tier(conn, query, [cid for cid in capped if cid not in seen])
+            ranked = self._by_tier(conn, query, visible, seen)
             everything = head + ranked
             return everything[:wanted], len(everything) <= wanted
         if wanted + len(seen) <= len(capped):
@@ -163,34 +163,34 @@ class SearchOps(StoreBase):
         return ([row.id for row in matching if row.name_key == key]
                 + [row.id for row in matching if row.name_key != key])
 
-    def _by_tier(self, conn: Connection, query: str, ids: list[int]) -> list[int]:
-        """``ids`` (a match set of at most ``RANK_CAP``) by where the terms are found, then name."""
-        if not ids:
-            return []
+    def _by_tier(self, conn: Connection, query: str, visible: ColumnElement[bool],
+                 seen: set[int]) -> list[int]:
+        """The matches (at most ``RANK_CAP``) not in ``seen``, by where the terms are found,
+        then by name. Read with their tokens in the one query that matches them."""
         terms = query_terms(query)
-        rows = conn.execute(
-            select(customer_t.c.id, customer_t.c.search_text, customer_t.c.sort_key)
-            .where(customer_t.c.id.in_(ids))
-        ).all()
-        ordered = sorted(rows, key=lambda row: (match_tier(row.search_text, terms), row.sort_key,
-                                                row.id))
+        rows = conn.execute(self._match_ids(conn, query, visible, customer_t.c.search_text,
+                                            customer_t.c.sort_key)).all()
+        ordered = sorted((row for row in rows if row.id not in seen),
+                         key=lambda row: (match_tier(row.search_text, terms), row.sort_key, row.id))
         return [row.id for row in ordered]
 
-    def _match_ids(self, conn: Connection, query: str, visible: ColumnElement[bool]) -> Select[Any]:
-        """Matching ids in id order (no LIMIT yet), driven by the token index."""
+    def _match_ids(self, conn: Connection, query: str, visible: ColumnElement[bool],
+                   *also: ColumnElement[Any]) -> Select[Any]:
+        """Matching ids (and the columns ``also``) in id order (no LIMIT yet), driven by the
+        token index."""
         if self.is_sqlite:
             match = text("customer_fts MATCH :fts_query").bindparams(
                 fts_query=fts_query(query_terms(query)))
             rowid: ColumnElement[Any] = literal_column("customer_fts.rowid")
             return (
-                select(customer_t.c.id)
+                select(customer_t.c.id, *also)
                 .select_from(customer_t.join(text("customer_fts"), rowid == customer_t.c.id))
                 .where(match, visible, *digit_run_checks(query_terms(query)))
                 .order_by(rowid)
             )
         condition = self.search_condition(query, conn)
         assert condition is not None  # callers ask only for a query with terms
-        return select(customer_t.c.id).where(condition, visible).order_by(customer_t.c.id)
+        return select(customer_t.c.id, *also).where(condition, visible).order_by(customer_t.c.id)
 
     def search_ids(self, actor: Actor, query: str, scope: str = "all", limit: int = 50) -> list[int]:
         """Ids of the best ``limit`` visible matches (``resolve_customer`` uses it)."""
