@@ -52,13 +52,8 @@ CLAIM_RACE_WINDOW = timedelta(minutes=5)
 enough for anyone who saw it in the open sea (a list on screen, a claim race lost by seconds),
 short enough that trying ids one after another cannot list who owns which customer. Outside
 it, and for customers that were never in the open sea, a claim of another rep's customer is
-answered as for any customer out of reach (``out_of_reach``)."""
-
-
-def out_of_reach(customer_id: int) -> NotFound:
-    """The answer for a customer the caller may not see (or that does not exist): the very
-    sentence ``show`` gives (``_visible_customer_row``), so the two cannot be told apart."""
-    return NotFound(f"No customer {customer_id} that you may see.")
+answered as for any customer out of reach: the very sentence ``show`` gives (``_missing``), so
+the two cannot be told apart."""
 
 
 # The customer's own columns a CustomerRecord is built from (CUSTOMER_COLUMNS minus joins).
@@ -196,7 +191,7 @@ class ClaimOps(Moves):
             now = self.clock.now()
             rules, facts = self._claim_facts(conn, actor, cid, now)
             if facts is None:
-                raise out_of_reach(cid)
+                raise self._missing(conn, actor, cid)
             if not facts.active:
                 raise RuleRefused(
                     "active", f"The rep {actor.login} is deactivated and cannot claim customers."
@@ -301,7 +296,7 @@ class ClaimOps(Moves):
         of reach, the sentence ``show`` gives."""
         owner = self.customer_owner(conn, customer_id)
         if owner is None:
-            return out_of_reach(customer_id)
+            return self._missing(conn, actor, customer_id)
         if owner.owner_id is None:
             return RuleRefused(
                 "taken", f"Customer {customer_id} changed hands while you claimed it; try again."
@@ -309,7 +304,7 @@ class ClaimOps(Moves):
         if owner.owner_id == actor.id:
             return RuleRefused("taken", f"Customer {customer_id} is already in your private sea.")
         if not self._may_be_told_owner(conn, customer_id, actor, owner.owner_id, now):
-            return out_of_reach(customer_id)
+            return self._missing(conn, actor, customer_id)
         return RuleRefused(
             "taken",
             f"Customer {customer_id} is already claimed by {who(owner.owner_name, owner.owner_login)}.",
