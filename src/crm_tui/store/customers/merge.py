@@ -13,9 +13,12 @@ it to KEEP, and reading it answers "Customer 12 was merged into #5." (``MergedAw
 found by that id.) Deleting rather than hiding the merged rows keeps every list, search, count, cap and rule
 exactly as it was: a merged customer is simply no longer there.
 
-On PostgreSQL the merge runs on connections that row-level security does not filter (the owner
-of the tables); a rep's role may neither move history and follow-ups nor delete a customer there
-(``security/policies.py``), and is told so.
+What a merge moves is written once, as SQL (``merge_moves``): the store runs it itself on
+SQLite and on connections row-level security does not filter (the owner of the tables); a rep's
+own PostgreSQL role may neither move history and follow-ups nor delete a customer
+(``security/policies.py``), so there the same statements run inside the SECURITY DEFINER
+function ``crm_merge`` (``security/row_level.py``), which checks first that the caller may merge
+every customer named, by the rule of ``_may_merge``.
 
 Concurrency: an edit of an OTHER that commits first is read by the merge after its lock, so it
 lands in KEEP (filled, or kept under ``extra``); an edit that comes after finds the customer
@@ -27,7 +30,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from crm_tui.store.customers.duplicates import (
     DuplicateKeys,
@@ -35,16 +39,11 @@ from crm_tui.store.customers.duplicates import (
     match_reasons,
 )
 from crm_tui.store.customers.editing import CustomerOps
-from crm_tui.store.db.base import customer_select, customer_t, customer_tag_t
+from crm_tui.store.db.base import customer_select, customer_t
 from crm_tui.store.domain import OPEN_STAGES
 from crm_tui.store.errors import PermissionDenied, UsageError
 from crm_tui.store.records import Actor, DuplicatePair, MergeResult
-from crm_tui.store.schema.tables import audit_event as audit_t
-from crm_tui.store.schema.tables import contact as contact_t
-from crm_tui.store.schema.tables import deal as deal_t
-from crm_tui.store.schema.tables import follow_up as follow_up_t
 from crm_tui.store.schema.tables import merged_customer as merged_t
-from crm_tui.store.schema.tables import ownership_event as ownership_t
 
 FILLED_FIELDS = ("company", "industry", "region", "address", "phone", "email", "source", "notes")
 """KEEP's fields an empty value of which a merged customer's value fills."""
@@ -63,6 +62,55 @@ GROUP_LIMIT = 50
 """Most customers of one shared phone, email or name-at-company paired with each other."""
 
 
+def merge_moves(prefix: str = "") -> list[tuple[str | None, str]]:
+    """What a merge moves from OTHER (``:others``) to KEEP (``:keep``), as SQL both the store
+    and PostgreSQL's ``crm_merge`` run, in order; each with the name it is counted under in
+    ``MergeResult.moved`` (None: not counted). ``prefix`` qualifies the tables (``crm_merge``
+    runs with an empty search path); ``:actor`` and ``:at`` name who merged and when.
+
+    Contacts, follow-ups and deals move (open deals to KEEP's owner, as on every move; won and
+    lost ones keep the rep who closed them; at most one primary contact, KEEP's or else the
+    first moved), tags are added where KEEP lacks them, ownership and audit history move (the
+    rows themselves, so KEEP's portrait shows them), merges into OTHER now point at KEEP, and
+    OTHER is deleted with its id recorded in ``merged_customer``. SQLite gives a new customer
+    the id after the highest one left, which may be a merged one's: that mapping is stale once
+    the id lives again, hence the DELETE before the INSERT.
+    """
+    p = prefix
+    stages = ", ".join(f"'{stage}'" for stage in OPEN_STAGES)
+    return [
+        ("contacts",
+         f"UPDATE {p}contact SET customer_id = :keep, is_primary = CASE WHEN EXISTS "
+         f"(SELECT 1 FROM {p}contact k WHERE k.customer_id = :keep AND k.is_primary) "
+         f"THEN false ELSE is_primary END WHERE customer_id IN :others"),
+        (None,
+         f"UPDATE {p}contact SET is_primary = false WHERE customer_id = :keep AND is_primary "
+         f"AND id > (SELECT min(k.id) FROM {p}contact k "
+         f"WHERE k.customer_id = :keep AND k.is_primary)"),
+        ("follow_ups",
+         f"UPDATE {p}follow_up SET customer_id = :keep WHERE customer_id IN :others"),
+        ("deals",
+         f"UPDATE {p}deal SET customer_id = :keep, owner_id = CASE WHEN stage IN ({stages}) "
+         f"THEN (SELECT c.owner_id FROM {p}customer c WHERE c.id = :keep) ELSE owner_id END "
+         f"WHERE customer_id IN :others"),
+        ("tags",
+         f"INSERT INTO {p}customer_tag (customer_id, tag_id) SELECT DISTINCT :keep, t.tag_id "
+         f"FROM {p}customer_tag t WHERE t.customer_id IN :others AND t.tag_id NOT IN "
+         f"(SELECT k.tag_id FROM {p}customer_tag k WHERE k.customer_id = :keep)"),
+        ("ownership_events",
+         f"UPDATE {p}ownership_event SET customer_id = :keep WHERE customer_id IN :others"),
+        ("audit_events",
+         f"UPDATE {p}audit_event SET entity_id = :keep "
+         f"WHERE entity = 'customer' AND entity_id IN :others"),
+        (None, f"UPDATE {p}merged_customer SET merged_into = :keep WHERE merged_into IN :others"),
+        (None, f"DELETE FROM {p}merged_customer WHERE id IN :others"),
+        (None,
+         f"INSERT INTO {p}merged_customer (id, merged_into, merged_at, merged_by_id) "
+         f"SELECT c.id, :keep, :at, :actor FROM {p}customer c WHERE c.id IN :others"),
+        ("customers", f"DELETE FROM {p}customer WHERE id IN :others"),
+    ]
+
+
 class MergeOps(CustomerOps):
     """``merge_customers`` and ``duplicate_pairs``."""
 
@@ -79,14 +127,6 @@ class MergeOps(CustomerOps):
         if len(others) > MERGE_LIMIT:
             raise UsageError(f"Merge at most {MERGE_LIMIT} customers at once.")
         with self.write() as conn:
-            if self.rls_applies(conn):
-                # security/policies.py: history and follow-ups are append-only and customers
-                # are never deleted by a rep's role, so a merge cannot be done through one.
-                raise PermissionDenied(
-                    "On this PostgreSQL database row-level security keeps history and "
-                    "follow-ups append-only for your role, so merging is done by the owner of "
-                    "the tables (who ran `crm init`)."
-                )
             ids = sorted([keep_id, *others])
             conn.execute(select(customer_t.c.id).where(customer_t.c.id.in_(ids))
                          .order_by(customer_t.c.id).with_for_update()).all()
@@ -95,20 +135,9 @@ class MergeOps(CustomerOps):
                 self._may_merge(conn, actor, rows[cid])
             keep = rows[keep_id]
             filled, kept_apart, values = self._combined_values(keep, [rows[o] for o in others])
-            moved = self._move_children(conn, keep, others)
-            self._move_history(conn, keep_id, others, moved)
-            conn.execute(update(merged_t).where(merged_t.c.merged_into.in_(others))
-                         .values(merged_into=keep_id))
             now = self.clock.now()
-            # SQLite gives a new customer the id after the highest one left, which may be a
-            # merged customer's: that mapping is stale once the id lives again.
-            conn.execute(delete(merged_t).where(merged_t.c.id.in_(others)))
-            conn.execute(insert(merged_t), [
-                dict(id=other, merged_into=keep_id, merged_at=now, merged_by_id=actor.id)
-                for other in others
-            ])
-            gone = conn.execute(delete(customer_t).where(customer_t.c.id.in_(others))).rowcount
-            if gone != len(others):
+            moved = self._run_moves(conn, actor, keep_id, others, now)
+            if moved.pop("customers", 0) != len(others):
                 raise PermissionDenied("The database refused to remove the merged customers; "
                                        "nothing was merged.")
             values.update(
@@ -187,61 +216,38 @@ class MergeOps(CustomerOps):
                 values["next_follow_up_at"] = min(known_next)
         return filled, kept_apart, values
 
-    def _move_children(self, conn: Connection, keep: Any, others: list[int]) -> dict[str, int]:
-        """Contacts, follow-ups, deals and tags of ``others`` into ``keep``."""
-        keep_id = keep.id
-        has_primary = conn.execute(select(contact_t.c.id).where(
-            contact_t.c.customer_id == keep_id, contact_t.c.is_primary)).first() is not None
-        contacts = conn.execute(
-            update(contact_t).where(contact_t.c.customer_id.in_(others))
-            .values(customer_id=keep_id,
-                    is_primary=False if has_primary else contact_t.c.is_primary)
-        ).rowcount
-        if not has_primary:
-            # At most one primary contact: the first of the merged ones.
-            primaries = list(conn.execute(select(contact_t.c.id).where(
-                contact_t.c.customer_id == keep_id, contact_t.c.is_primary)
-                .order_by(contact_t.c.id)).scalars())
-            if len(primaries) > 1:
-                conn.execute(update(contact_t).where(contact_t.c.id.in_(primaries[1:]))
-                             .values(is_primary=False))
-        follow_ups = conn.execute(
-            update(follow_up_t).where(follow_up_t.c.customer_id.in_(others))
-            .values(customer_id=keep_id)
-        ).rowcount
-        # Open deals follow their customer to its owner (as on every move); won and lost ones
-        # keep the rep who closed them.
-        deals = conn.execute(
-            update(deal_t).where(deal_t.c.customer_id.in_(others)).values(
-                customer_id=keep_id,
-                owner_id=case((deal_t.c.stage.in_(OPEN_STAGES), keep.owner_id),
-                              else_=deal_t.c.owner_id),
-            )
-        ).rowcount
-        have = select(customer_tag_t.c.tag_id).where(customer_tag_t.c.customer_id == keep_id)
-        new_tags = sorted(set(conn.execute(
-            select(customer_tag_t.c.tag_id).where(customer_tag_t.c.customer_id.in_(others),
-                                                  customer_tag_t.c.tag_id.not_in(have))
-        ).scalars()))
-        if new_tags:
-            conn.execute(insert(customer_tag_t),
-                         [dict(customer_id=keep_id, tag_id=tag) for tag in new_tags])
-        return {"contacts": contacts, "follow_ups": follow_ups, "deals": deals,
-                "tags": len(new_tags)}
-
-    def _move_history(
-        self, conn: Connection, keep_id: int, others: list[int], moved: dict[str, int]
-    ) -> None:
-        """The merged customers' ownership and audit history, moved to KEEP (counted in
-        ``moved``): the rows themselves, so the portrait of KEEP shows them."""
-        moved["ownership_events"] = conn.execute(
-            update(ownership_t).where(ownership_t.c.customer_id.in_(others))
-            .values(customer_id=keep_id)
-        ).rowcount
-        moved["audit_events"] = conn.execute(
-            update(audit_t).where(audit_t.c.entity == "customer", audit_t.c.entity_id.in_(others))
-            .values(entity_id=keep_id)
-        ).rowcount
+    def _run_moves(
+        self, conn: Connection, actor: Actor, keep_id: int, others: list[int], at: Any
+    ) -> dict[str, int]:
+        """Run ``merge_moves``: here, or through ``crm_merge`` where row-level security holds
+        this session (the function checks the caller and runs the same statements)."""
+        if self.rls_applies(conn):
+            try:
+                counts = conn.execute(
+                    text("SELECT crm_merge(CAST(:keep AS integer), "
+                         "CAST(:others AS integer[]), :at)")
+                    .bindparams(bindparam("at", type_=merged_t.c.merged_at.type)),
+                    {"keep": keep_id, "others": others, "at": at},
+                ).scalar()
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "42501":
+                    raise
+                reason = str(exc.orig).strip().splitlines()[0]
+                raise PermissionDenied(f"The database refused the merge: {reason}.") from exc
+            return {name: int(count) for name, count in dict(counts or {}).items()}
+        moved: dict[str, int] = {}
+        params = {"keep": keep_id, "others": others, "actor": actor.id, "at": at}
+        for counted, sql in merge_moves():
+            statement = text(sql)
+            if ":others" in sql:
+                statement = statement.bindparams(bindparam("others", expanding=True))
+            if ":at" in sql:
+                statement = statement.bindparams(bindparam("at", type_=merged_t.c.merged_at.type))
+            count = conn.execute(statement, {k: v for k, v in params.items()
+                                             if f":{k}" in sql}).rowcount
+            if counted:
+                moved[counted] = count
+        return moved
 
     # --- crm duplicates -----------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ the same rule and more, so a rep at a ``psql`` prompt can do no more than the ap
   (``tests/test_pg_writes.py`` checks every table has one). Nobody in ``crm_users`` deletes a
   customer, contact, deal, follow-up, tag, rep or event: the app never does, and a rep who may
   not delete a row cannot delete it by cascade either (the foreign keys' ``ON DELETE CASCADE``
-  runs only for the table owner). ``customer_tag`` rows are the one thing the app deletes.
+  runs only for the table owner). ``customer_tag`` rows are the one thing the app deletes;
+  ``crm merge``, which moves history and deletes the merged customers, runs through the
+  SECURITY DEFINER function ``crm_merge`` (``row_level.py``), which checks its caller.
 - **History names its writer and only grows.** ``ownership_event``, ``audit_event`` and
   ``follow_up`` take ``INSERT`` only; each row must name the writer (``actor_id``/``rep_id`` is
   the rep; an admin, who may act ``--as`` a rep, may name anyone), concern a customer the writer

@@ -11,7 +11,7 @@ rep who connects with ``psql`` sees what the app would show and no more:
 - a rep writes only rows they may see, before and after the change: claim (pool to self) and
   release (own to pool) pass, taking or giving away another rep's customer does not; what a
   rep may write, and how history stays append-only and names its writer, is ``policies.py``;
-- reps are added and changed by admins only; rules (settings) by managers and admins.
+- reps are added and changed by admins only; company rules (settings) too.
 
 The rep is ``current_user``: the role the connection logged in as (peer or password
 authentication identifies it), the same identity ``config.acting_login`` uses.
@@ -19,9 +19,11 @@ authentication identifies it), the same identity ``config.acting_login`` uses.
 Policies apply to members of ``crm_users``. The role that ran ``crm init`` owns the tables and,
 like a superuser, is not subject to them (it is the first admin, who sees everything anyway);
 row-level security is not FORCEd so the SECURITY DEFINER functions below, owned by it, can read
-across it. Those functions are the only ways past the policies, and each says only who owns a
-customer: ``crm_customer_owner(id)`` for "already claimed by X", ``crm_duplicate_owners(...)``
-for the duplicate check's "already exists, owned by X".
+across it. Those functions are the only ways past the policies: ``crm_customer_owner(id)`` for
+"already claimed by X" and ``crm_duplicate_owners(...)`` for the duplicate check's "already
+exists, owned by X" say only who owns a customer; ``crm_search_ids`` only ids the caller may
+see; ``crm_merge(keep, others)`` is ``crm merge`` (moving history, deleting OTHER), run only
+for a caller who may merge every customer named (``merge_function``).
 
 The open-sea rules (caps, daily limits, cooldowns) stay the app's to enforce: a rep with
 ``psql`` could claim open-sea customers past them, but never see or take another rep's.
@@ -30,6 +32,7 @@ The open-sea rules (caps, daily limits, cooldowns) stay the app's to enforce: a 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,6 +40,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from crm_tui.store.customers.duplicates import DUPLICATE_OWNERS_PARAMETERS, duplicate_owners_body
+from crm_tui.store.customers.merge import MERGE_LIMIT, merge_moves
 from crm_tui.store.db.base import StoreBase
 from crm_tui.store.errors import PermissionDenied
 from crm_tui.store.security.policies import (
@@ -162,28 +166,74 @@ def _definer_functions(s: str, schema_name: str) -> list[str]:
         f"AND (c.owner_id IS NULL OR me.role = 'admin' OR c.owner_id = me.id "
         f"OR (me.role = 'manager' AND me.team IS NOT NULL "
         f"AND c.owner_id IN (SELECT r.id FROM {s}.rep r WHERE r.team = me.team))) $$",
+        merge_function(s),
     ]
+
+
+def merge_function(s: str) -> str:
+    """``crm_merge(keep, others, at)``: ``crm merge`` for a rep's own role, which may neither
+    move history nor delete a customer. It locks the customers in id order, refuses (42501)
+    unless the caller may merge every one of them (the store's rule, ``MergeOps._may_merge``:
+    the owner of all, a manager of their team's owners or of the open sea, or an admin), then
+    runs the store's own statements (``merge_moves``) and returns what it moved, counted.
+    ``merged_by_id`` is always the caller; ``at`` (the app's clock) defaults to now."""
+    names = {"keep": "p_keep", "others": "(SELECT unnest(v_others))", "actor": "v_me.id",
+             "at": "coalesce(p_at, now())"}
+    steps = []
+    for counted, sql in merge_moves(f"{s}."):
+        body = re.sub(r":(\w+)", lambda m: names[m.group(1)], sql)
+        steps.append(f"  {body};")
+        if counted:
+            steps.append(f"  GET DIAGNOSTICS v_n = ROW_COUNT; "
+                         f"v_moved := v_moved || jsonb_build_object('{counted}', v_n);")
+    refuse = "RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = "
+    body = "\n".join(steps)
+    return (
+        f"CREATE OR REPLACE FUNCTION {s}.crm_merge(p_keep integer, p_others integer[], "
+        f"p_at timestamptz DEFAULT NULL) RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER "
+        f"SET search_path = pg_catalog, pg_temp AS $$\n"
+        f"DECLARE\n"
+        f"  v_me record;\n  v_others integer[];\n  v_ids integer[];\n"
+        f"  v_n bigint;\n  v_moved jsonb := '{{}}'::jsonb;\n"
+        f"BEGIN\n"
+        # Inside a SECURITY DEFINER function current_user is the owner: the caller is session_user.
+        f"  SELECT me.id, me.role, me.team INTO v_me FROM {s}.rep me "
+        f"WHERE me.login = session_user AND me.active;\n"
+        f"  IF NOT FOUND THEN {refuse}'only an active rep may merge customers'; END IF;\n"
+        f"  v_others := ARRAY(SELECT DISTINCT x FROM unnest(p_others) x WHERE x IS NOT NULL);\n"
+        f"  IF p_keep IS NULL OR cardinality(v_others) = 0 OR p_keep = ANY (v_others) "
+        f"OR cardinality(v_others) > {MERGE_LIMIT} THEN\n"
+        f"    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = "
+        f"'merge 1 to {MERGE_LIMIT} other customers into one that is not among them';\n"
+        f"  END IF;\n"
+        f"  v_ids := ARRAY(SELECT x FROM unnest(v_others || p_keep) x ORDER BY x);\n"
+        f"  PERFORM c.id FROM {s}.customer c WHERE c.id = ANY (v_ids) ORDER BY c.id FOR UPDATE;\n"
+        f"  IF (SELECT count(*) FROM {s}.customer c WHERE c.id = ANY (v_ids) AND ("
+        f"v_me.role = 'admin' OR c.owner_id = v_me.id "
+        f"OR (c.owner_id IS NULL AND v_me.role = 'manager') "
+        f"OR (v_me.role = 'manager' AND v_me.team IS NOT NULL AND c.owner_id IN "
+        f"(SELECT r.id FROM {s}.rep r WHERE r.team = v_me.team)))) <> cardinality(v_ids) THEN\n"
+        f"    {refuse}'only the owner of every customer merged, a manager of their owners "
+        f"or an admin may merge them';\n"
+        f"  END IF;\n"
+        f"{body}\n"
+        f"  RETURN v_moved;\n"
+        f"END $$"
+    )
 
 
 DEFINER_SIGNATURES = (
     "crm_customer_owner(integer)",
     "crm_duplicate_owners(text, text, text, integer)",
     "crm_search_ids(text)",
+    "crm_merge(integer, integer[], timestamptz)",
 )
 
 
 class SecurityOps(StoreBase):
     """PostgreSQL roles, grants and row-level security; a no-op on SQLite (see the README)."""
 
-    # --- notes for the person running the command ---------------------------------------------
-
-    @property
-    def security_notes(self) -> list[str]:
-        """Sentences about role provisioning that did not happen (for the CLI to print)."""
-        return self.__dict__.setdefault("_security_notes", [])
-
-    def _note(self, message: str) -> None:
-        self.security_notes.append(message)
+    # Notes for the person running the command (``security_notes``, ``_note``): team/identity.py.
 
     # --- is this connection filtered? ---------------------------------------------------------
 
