@@ -167,3 +167,39 @@ def test_the_function_and_the_store_merge_alike(cluster: Cluster):
         {**apart, "name": "Other Trading 3"} for apart in by_owner.kept_apart.values()]
     counts = {name: len(rows) for name, rows in _state(c, first).items()}
     assert counts == {name: len(rows) for name, rows in _state(c, second).items()}
+
+
+def test_db_upgrade_installs_crm_merge_where_an_older_crm_init_did_not(cluster: Cluster):
+    """A database secured by an older crm (no ``crm_merge``, older rules: another mark) gets the
+    function from ``crm db upgrade``, and A's merge through her role works after it."""
+    import psycopg
+
+    c = cluster
+    with psycopg.connect(c.url, autocommit=True) as conn:
+        conn.execute("DROP FUNCTION crm_merge(integer, integer[], timestamptz)")
+        conn.execute("COMMENT ON FUNCTION crm_rep_id() IS 'crm-tui security old'")
+    upgraded = runner.invoke(app, ["--db", c.url, "db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.stderr
+    alice_store = c.store_of(c.alice)
+    try:
+        keep, other = _pair(alice_store, 5)
+        merged = alice_store.merge_customers(resolve_actor(alice_store), keep, [other])
+    finally:
+        alice_store.close()
+    assert merged.merged_ids == [other] and merged.moved["follow_ups"] == 1
+    assert _state(c, (keep, other))["merged"] == [(other, keep)]
+
+
+def test_a_manager_merges_her_teams_customers_through_her_role(cluster: Cluster):
+    c = cluster
+    alice_store, maria_store = c.store_of(c.alice), c.store_of(c.maria)
+    try:
+        keep, other = _pair(alice_store, 6)
+        merged = maria_store.merge_customers(resolve_actor(maria_store), keep, [other])
+    finally:
+        alice_store.close()
+        maria_store.close()
+    assert merged.merged_ids == [other] and merged.moved["deals"] == 1
+    after = _state(c, (keep, other))
+    assert [row[0] for row in after["customers"]] == [keep]
+    assert [(row[1], row[2]) for row in after["deals"]] == [(keep, c.alice_id)]
