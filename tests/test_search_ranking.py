@@ -149,6 +149,38 @@ def test_a_large_match_set_lists_spelled_out_names_first(store, admin, monkeypat
     assert names(store, admin, "zulu")[:2] == ["Zulu", "Zulu Alpha"]
 
 
+def test_a_ranked_listing_pages_agree_every_way(store, admin, monkeypatch):
+    """Past RANK_CAP: the spelled-out names, then the rest by name; pages read forwards or from
+    the end agree with the whole list and its count; a head too long to read whole is not
+    put first (HEAD_CAP), and the list is by name alone."""
+    from crm_tui.store.search import listing
+    from crm_tui.store.search import query as query_mod
+
+    monkeypatch.setattr(query_mod, "RANK_CAP", 3)
+    monkeypatch.setattr(listing, "RANK_CAP", 3)
+    names_ = ["Zulu Works", "Zulu", "Acme Zulu", "Bravo Zulu", "Zulu Alpha", "祖鲁 Zulu",
+              "Yankee Zulu", "Xray Zulu"]
+    for name in names_:
+        store.add_customer(admin, {"name": name}, force=True)
+    store.add_customer(admin, {"name": "Charlie", "company": "Zulu Holdings"}, force=True)
+    query = ListQuery(scope="all", text="zulu")
+    whole = [r.name for r in store.customer_page(admin, query, 0, 100)]
+    assert whole[:3] == ["Zulu", "Zulu Alpha", "Zulu Works"]
+    rest = whole[3:]
+    assert rest == sorted(rest, key=name_sort_key) and len(whole) == 9
+    assert store.count_customers(admin, query) == 9
+    for reverse_from in (10**9, 0):
+        monkeypatch.setattr(listing, "REVERSE_FROM", reverse_from)
+        store.forget_listing_cache()
+        paged = [r.name for offset in range(0, 9, 2)
+                 for r in store.customer_page(admin, query, offset, 2)]
+        assert paged == whole, reverse_from
+    monkeypatch.setattr(listing, "HEAD_CAP", 2)
+    store.forget_listing_cache()
+    by_name = [r.name for r in store.customer_page(admin, query, 0, 100)]
+    assert by_name == sorted(whole, key=name_sort_key)
+
+
 # --- item 8: sort ----------------------------------------------------------------------------
 
 

@@ -153,11 +153,14 @@ class ListingOps(SearchOps):
             return known[1]
         filters = and_(*self._list_conditions(actor, query.with_(text=""), conn))
         plan: tuple[list[int] | None, list[int]]
-        if self._count_customers(conn, actor, query, cap=RANK_CAP + 1) <= RANK_CAP:
+        # Counted as far as RANK_CAP + 1 by the token index itself, in id order with a LIMIT.
+        capped = self._match_ids(conn, query.text, filters).limit(RANK_CAP + 1)
+        if len(conn.execute(capped).all()) <= RANK_CAP:
             plan = (self._rank_ids(conn, query.text, filters, RANK_CAP)[0], [])
         else:
-            head = self._name_head(conn, query.text, filters, HEAD_CAP + 1)
-            plan = (None, head if len(head) <= HEAD_CAP else [])
+            # Listed first only when the whole range was read: the rest excludes all of it.
+            head, whole = self._name_head_read(conn, query.text, filters, HEAD_CAP + 1)
+            plan = (None, head if whole else [])
         with state["lock"]:
             if len(state["ranked"]) > 32:
                 state["ranked"].clear()

@@ -26,7 +26,7 @@ from crm_tui.store.search.tokens import (
 )
 
 _MAX_CHAR = "\U0010ffff"
-RANK_CAP = 1000
+RANK_CAP = 500
 """A match set this small is ranked whole (by field, then name); a larger one is not sorted."""
 
 
@@ -149,19 +149,30 @@ class SearchOps(StoreBase):
         """Matches whose name is the query (case and punctuation aside), then those whose name
         starts with it (in ``name_key`` order); from the ``name_key`` index, so a common prefix
         costs no more than ``wanted`` rows. Each is checked against the query's terms."""
+        return self._name_head_read(conn, query, visible, wanted)[0]
+
+    def _name_head_read(self, conn: Connection, query: str, visible: ColumnElement[bool],
+                        wanted: int) -> tuple[list[int], bool]:
+        """``_name_head``, and whether it read every name in the range (fewer than ``wanted``)."""
         key = validate.name_key(query)
         terms = query_terms(query)
         if not key or not terms:
-            return []
+            return [], True
+        # One Latin word or run of digits that is the key itself starts a token of every name
+        # whose key starts with it (its first word, or its words joined), so it needs no check
+        # against the tokens; anything else does (张 伟明 holds no 张伟 pair).
+        check = terms != [key] or not key.isascii()
         candidates = conn.execute(
-            select(customer_t.c.id, customer_t.c.name_key, customer_t.c.search_text)
+            select(customer_t.c.id, customer_t.c.name_key,
+                   customer_t.c.search_text if check else literal_column("''").label("search_text"))
             .where(name_key_range(key), visible)
             .order_by(customer_t.c.name_key, customer_t.c.id)
             .limit(wanted)
         ).all()
-        matching = [row for row in candidates if match_tier(row.search_text, terms) < FIELD_COUNT]
+        matching = [row for row in candidates
+                    if not check or match_tier(row.search_text, terms) < FIELD_COUNT]
         return ([row.id for row in matching if row.name_key == key]
-                + [row.id for row in matching if row.name_key != key])
+                + [row.id for row in matching if row.name_key != key]), len(candidates) < wanted
 
     def _by_tier(self, conn: Connection, query: str, visible: ColumnElement[bool],
                  seen: set[int]) -> list[int]:
