@@ -140,18 +140,33 @@ def _grants(s: str, signature: str) -> list[str]:
             f"GRANT EXECUTE ON FUNCTION {s}.{signature} TO {group}"]
 
 
+def _claim_race_seconds() -> int:
+    from crm_tui.store.sea.claim import CLAIM_RACE_WINDOW
+
+    return int(CLAIM_RACE_WINDOW.total_seconds())
+
+
 def _definer_functions(s: str, schema_name: str) -> list[str]:
     """The ways past the policies; each names owners (or ids) and nothing else of a customer.
 
     ``s`` is the schema quoted for SQL text, ``schema_name`` the schema as it is named.
     """
     common = _DEFINER
-    is_rep = _is_rep(s)
     return [
+        # The owner is named only where the caller may know it (issue 14 item 2): a customer
+        # they see (open sea, their own, their team's, any for an admin), or one that left the
+        # open sea within the claim-race window, so a lost race names the winner. The window
+        # counts from the server's clock: a caller-supplied "now" would open it for any event.
         f"CREATE OR REPLACE FUNCTION {s}.crm_customer_owner(p_customer_id integer) "
         f"RETURNS TABLE(owner_id integer, owner_login text, owner_name text) {common} "
         f"AS $$ SELECT c.owner_id, r.login::text, r.name::text FROM {s}.customer c "
-        f"LEFT JOIN {s}.rep r ON r.id = c.owner_id WHERE c.id = p_customer_id AND {is_rep} $$",
+        f"LEFT JOIN {s}.rep r ON r.id = c.owner_id, {s}.rep me "
+        f"WHERE c.id = p_customer_id AND me.login = session_user AND me.active "
+        f"AND (c.owner_id IS NULL OR c.owner_id = me.id OR me.role = 'admin' "
+        f"OR (me.role = 'manager' AND me.team IS NOT NULL AND r.team = me.team) "
+        f"OR EXISTS (SELECT 1 FROM {s}.ownership_event e WHERE e.customer_id = c.id "
+        f"AND e.from_rep_id IS NULL AND e.to_rep_id IS NOT NULL AND e.kind <> 'created' "
+        f"AND e.at >= now() - interval '{_claim_race_seconds()} seconds')) $$",
         *duplicate_owners_function(s, schema_name),
         # Search through the GIN index. Under row-level security PostgreSQL will not use an
         # index for a non-LEAKPROOF operator such as @@ and scans the whole table instead; this
