@@ -287,6 +287,11 @@ class CrmApp(App[None]):
         it is on its way; a probe (``_KeyHandled``) sent behind that key says when it is done.
         """
         if isinstance(event, events.Key) and not event.is_forwarded:
+            target = self._key_target
+            if self._key_in_flight is not None and target is not None and not target.is_attached:
+                # The key before closed its widget (Enter saving a dialog): its probe is gone
+                # with the widget's queue, and nothing is left for this key to wait for.
+                self._key_in_flight = self._key_target = None
             if self._key_in_flight is not None or self._keys_waiting:
                 self._keys_waiting.append(event)
                 if len(self._keys_waiting) == 1:
@@ -302,9 +307,11 @@ class CrmApp(App[None]):
         self._key_in_flight = event
         self._key_sent_at = time.monotonic()
         if event.is_forwarded and target.is_attached:
-            # Forwarded to ``target``: the probe follows it through the same queues.
+            # Forwarded to ``target``: the probe follows it through the same queues. Should the
+            # key close the widget, its probe is lost with it: the check lets the key go.
             self._key_target = target
             target.post_message(_KeyHandled(event, 1))
+            self.set_timer(KEY_PROBE_PATIENCE / 4, self._check_lost_probe)
         else:
             # Handled here (a priority binding): whatever it asked of the app (a focus change
             # through call_later) is queued already; the next key goes behind it.
@@ -331,27 +338,31 @@ class CrmApp(App[None]):
         self._key_in_flight = self._key_target = None
         await self._send_next_key()
 
-    async def _send_next_key(self) -> None:
+    async def _send_next_key(self, mounted_or_not: bool = False) -> None:
         if not self._keys_waiting or self._key_in_flight is not None:
             return
-        if not self.screen.is_mounted:
+        if not self.screen.is_mounted and not mounted_or_not:
             # A key pushed a screen: its first focus is set as it mounts; the key after waits.
             self.call_after_refresh(self._send_next_key)
             return
         await self._send_key(self._keys_waiting.popleft())
 
     async def _check_lost_probe(self) -> None:
-        """A key whose widget closed (or dropped the probe) does not hold up the keys after it."""
-        if not self._keys_waiting:
+        """A key whose widget closed (or dropped the probe) does not hold up the keys after it,
+        nor stay "in flight" for ever when no key follows it."""
+        if self._key_in_flight is None and not self._keys_waiting:
             return
         target = self._key_target
+        overdue = time.monotonic() - self._key_sent_at > KEY_PROBE_PATIENCE
         lost = self._key_in_flight is not None and (
-            target is None or not target.is_attached
-            or time.monotonic() - self._key_sent_at > KEY_PROBE_PATIENCE)
+            (target is not None and not target.is_attached) or overdue)
         if lost:
             self._key_in_flight = self._key_target = None
-            await self._send_next_key()
-        if self._keys_waiting:
+        if self._key_in_flight is None and self._keys_waiting:
+            # Waiting keys with none in flight: a screen still mounting holds them for at most
+            # the patience, then they go on.
+            await self._send_next_key(mounted_or_not=overdue)
+        if self._key_in_flight is not None or self._keys_waiting:
             self.set_timer(KEY_PROBE_PATIENCE / 4, self._check_lost_probe)
 
     # --- what screens ask of the app ----------------------------------------------------------
