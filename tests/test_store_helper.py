@@ -112,10 +112,11 @@ def test_refusals_cross_whole_with_their_field_rule_and_exit_code(store, admin, 
         served.add_customer(actor, {"name": "张伟", "phone": "13812345678"})
     assert duplicate.value.rule == "duplicate" and duplicate.value.owner_login == "boss"
     bob = make_rep("bob")
-    owned = store.add_customer(admin, {"name": "Owned"})
+    pooled = store.add_customer(admin, {"name": "Pooled"}, pool=True)
+    store.claim(pooled.id, bob)
     with pytest.raises(RuleRefused) as refused:
-        served.claim(owned.id, bob)
-    assert refused.value.exit_code == 3 and refused.value.rule
+        served.claim(pooled.id, bob)
+    assert refused.value.exit_code == 3 and refused.value.rule == "taken"
     with pytest.raises(NotFound) as missing:
         served.get_customer(999_999, actor)
     assert missing.value.exit_code == 4 and "999999" in str(missing.value)
