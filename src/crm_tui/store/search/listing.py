@@ -24,9 +24,8 @@ from sqlalchemy.sql import ColumnElement, FromClause
 
 from crm_tui.store.db.base import customer_select, customer_t, customer_tag_t, owner_rep, tag_t
 from crm_tui.store.records import Actor, CustomerRecord, ListQuery
-from crm_tui.store.search.query import RANK_CAP, SearchOps, name_key_range
+from crm_tui.store.search.query import RANK_CAP, SearchOps, sort_key_range
 from crm_tui.store.search.tokens import query_terms
-from crm_tui.store.validate import name_key
 
 SORTABLE = {
     "name": customer_t.c.sort_key,
@@ -131,7 +130,7 @@ class ListingOps(SearchOps):
         if len(records) < limit:
             conditions = self._list_conditions(actor, query, conn)
             if head:
-                conditions.append(not_(name_key_range(name_key(query.text))))
+                conditions.append(not_(sort_key_range(query.text)))
             rest_offset = max(0, offset - len(head))
             rest_total = None
             if rest_offset >= REVERSE_FROM:

@@ -16,6 +16,7 @@ from crm_tui.store import validate
 from crm_tui.store.db.base import StoreBase, customer_select, customer_t
 from crm_tui.store.records import Actor, CustomerRecord
 from crm_tui.store.schema.tables import contact as contact_t
+from crm_tui.store.search.sort_key import sort_prefix
 from crm_tui.store.search.tokens import (
     FIELD_COUNT,
     digit_grams,
@@ -25,7 +26,6 @@ from crm_tui.store.search.tokens import (
     query_terms,
 )
 
-_MAX_CHAR = "\U0010ffff"
 RANK_CAP = 500
 """A match set this small is ranked whole (by field, then name); a larger one is not sorted."""
 
@@ -147,26 +147,30 @@ class SearchOps(StoreBase):
     def _name_head(self, conn: Connection, query: str, visible: ColumnElement[bool],
                    wanted: int) -> list[int]:
         """Matches whose name is the query (case and punctuation aside), then those whose name
-        starts with it (in ``name_key`` order); from the ``name_key`` index, so a common prefix
-        costs no more than ``wanted`` rows. Each is checked against the query's terms."""
+        starts with it, by name; from the sort key's index (alone, or after ``owner_id`` for a
+        rep), so a common prefix costs no more than ``wanted`` rows."""
         return self._name_head_read(conn, query, visible, wanted)[0]
 
     def _name_head_read(self, conn: Connection, query: str, visible: ColumnElement[bool],
                         wanted: int) -> tuple[list[int], bool]:
-        """``_name_head``, and whether it read every name in the range (fewer than ``wanted``)."""
+        """``_name_head``, and whether it read every name in the range (fewer than ``wanted``).
+
+        The range is the names whose sort key starts with the query's (``sort_prefix``); names
+        that only read alike (章伟 for 张伟) are in it too, so each is checked against the
+        query's terms, except where one Latin word or run of digits is the whole query: it
+        starts a token of every name in its range (the name's first word, or its words joined).
+        """
         key = validate.name_key(query)
+        prefix = sort_prefix(query)
         terms = query_terms(query)
-        if not key or not terms:
+        if not key or not prefix or not terms:
             return [], True
-        # One Latin word or run of digits that is the key itself starts a token of every name
-        # whose key starts with it (its first word, or its words joined), so it needs no check
-        # against the tokens; anything else does (张 伟明 holds no 张伟 pair).
         check = terms != [key] or not key.isascii()
         candidates = conn.execute(
             select(customer_t.c.id, customer_t.c.name_key,
                    customer_t.c.search_text if check else literal_column("''").label("search_text"))
-            .where(name_key_range(key), visible)
-            .order_by(customer_t.c.name_key, customer_t.c.id)
+            .where(sort_key_range(query), visible)
+            .order_by(customer_t.c.sort_key, customer_t.c.id)
             .limit(wanted)
         ).all()
         matching = [row for row in candidates
@@ -211,9 +215,11 @@ class SearchOps(StoreBase):
             return self._ranked_ids(conn, actor, query, scope, limit)
 
 
-def name_key_range(key: str) -> ColumnElement[bool]:
-    """Customers whose ``name_key`` starts with ``key`` (a range, so its index serves it)."""
-    return and_(customer_t.c.name_key >= key, customer_t.c.name_key < key + _MAX_CHAR)
+def sort_key_range(query: str) -> ColumnElement[bool]:
+    """Customers whose sort key starts with the query's (``_name_head``'s range; its index
+    serves it). Keys hold only 0-9a-z, so ``~`` is past every one that starts with it."""
+    prefix = sort_prefix(query)
+    return and_(customer_t.c.sort_key >= prefix, customer_t.c.sort_key < prefix + "~")
 
 
 def fts_query(terms: list[str]) -> str:

@@ -34,6 +34,23 @@ def name_sort_key(name: str | None) -> str:
     """The sort key of a customer's name (see the module's docstring)."""
     if not name:
         return ""
+    words, tiebreak = _pieces(name)
+    key = "".join(f"{word}0" for word in words)
+    if tiebreak:
+        key += "0" + "".join(tiebreak)
+    return key[:SORT_KEY_LENGTH]
+
+
+def sort_prefix(text: str) -> str:
+    """What the sort key of every name starting with ``text`` starts with (its words, the last
+    one open: ``hooli q`` gives ``hooli0q``, which ``Hooli Quantum Ltd``'s key starts with);
+    empty for text with no words. Names read alike (张伟, 章伟) share it."""
+    words, _ = _pieces(text)
+    return "0".join(word for word in words if word)[:SORT_KEY_LENGTH]
+
+
+def _pieces(name: str) -> tuple[list[str], list[str]]:
+    """The words of a name as the key spells them, and its CJK characters' code points."""
     normal = unicodedata.normalize("NFKC", name).casefold()
     words: list[str] = []
     tiebreak: list[str] = []
@@ -46,10 +63,7 @@ def name_sort_key(name: str | None) -> str:
                 tiebreak.append(f"{ord(char):05x}")
         else:
             words.append(_word(match.group("word")))
-    key = "".join(f"{word}0" for word in words if word)
-    if tiebreak:
-        key += "0" + "".join(tiebreak)
-    return key[:SORT_KEY_LENGTH]
+    return [word for word in words if word], tiebreak
 
 
 def _word(word: str) -> str:
