@@ -10,13 +10,14 @@ customers use the same year of minutes many times over.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from crm_tui.store.customers.duplicates import match_key
+from crm_tui.store.customers.duplicates import match_key as _match_key
 from crm_tui.store.demo.names import (
     CHANNELS,
     CN_CITIES,
@@ -93,6 +94,11 @@ def revenue_cut(share: float) -> float:
             high = middle
     return high
 
+
+
+# Names come from pools, so the same (name, kind, company) recurs tens of times in a big demo:
+# the duplicate key's normalising is worked out once for each.
+match_key = functools.lru_cache(maxsize=1 << 17)(_match_key)
 
 class DayClock:
     """Formats minutes before ``now`` and days from today as the backend stores them."""
