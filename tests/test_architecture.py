@@ -65,3 +65,22 @@ def test_cli_find_path_does_not_import_textual():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_crm_find_with_chinese_loads_no_pinyin(tmp_path):
+    """Pinyin (pypinyin and the phrase list) costs ``crm find`` more than its whole budget
+    (DESIGN §9): it loads where tokens and sort keys are written, never for a search."""
+    db = tmp_path / "find.db"
+    subprocess.run([str(Path(sys.executable).parent / "crm"), "--db", str(db), "init"],
+                   check=True, capture_output=True)
+    code = (
+        "import sys\n"
+        "from crm_tui.cli.app import main\n"
+        "sys.argv = ['crm', '--db', sys.argv[1], 'find', '张伟']\n"
+        "import atexit\n"
+        "atexit.register(lambda: print('PINYIN' if any(m.startswith('pypinyin') or "
+        "m.endswith('phrase_table') for m in sys.modules) else 'CLEAN', file=sys.stderr))\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True)
+    assert "CLEAN" in result.stderr, result.stderr

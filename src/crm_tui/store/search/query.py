@@ -7,6 +7,7 @@ index walked in id order with a LIMIT, so a keystroke costs a few milliseconds a
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, case, func, literal_column, or_, select, text
@@ -16,7 +17,7 @@ from crm_tui.store import validate
 from crm_tui.store.db.base import StoreBase, customer_select, customer_t
 from crm_tui.store.records import Actor, CustomerRecord
 from crm_tui.store.schema.tables import contact as contact_t
-from crm_tui.store.search.sort_key import sort_prefix
+from crm_tui.store.search.sort_key import has_cjk, sort_prefix
 from crm_tui.store.search.tokens import (
     FIELD_COUNT,
     digit_grams,
@@ -161,22 +162,40 @@ class SearchOps(StoreBase):
         starts a token of every name in its range (the name's first word, or its words joined).
         """
         key = validate.name_key(query)
-        prefix = sort_prefix(query)
         terms = query_terms(query)
-        if not key or not prefix or not terms:
+        cjk = has_cjk(query)
+        if not key or not terms or (not cjk and not sort_prefix(query)):
             return [], True
+        if cjk and not self._names_in_code_point_order(conn):
+            return [], True  # no index reads a name range in this collation: rank the matches
         check = terms != [key] or not key.isascii()
+        order = customer_t.c.name if cjk else customer_t.c.sort_key
         candidates = conn.execute(
             select(customer_t.c.id, customer_t.c.name_key,
                    customer_t.c.search_text if check else literal_column("''").label("search_text"))
             .where(sort_key_range(query), visible)
-            .order_by(customer_t.c.sort_key, customer_t.c.id)
+            .order_by(order, customer_t.c.id)
             .limit(wanted)
         ).all()
         matching = [row for row in candidates
                     if not check or match_tier(row.search_text, terms) < FIELD_COUNT]
         return ([row.id for row in matching if row.name_key == key]
                 + [row.id for row in matching if row.name_key != key]), len(candidates) < wanted
+
+    def _names_in_code_point_order(self, conn: Connection) -> bool:
+        """Whether the ``name`` index orders names by code point, so a range on it holds the
+        names that start with a text: SQLite's binary collation, a PostgreSQL database made
+        with the C collation (C.UTF-8 on Debian). Asked once per store."""
+        if self.is_sqlite:
+            return True
+        known = self.__dict__.get("_name_order_is_code_point")
+        if known is None:
+            collation = conn.execute(
+                text("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+            ).scalar()
+            known = str(collation or "").split(".")[0].upper() in ("C", "POSIX")
+            self.__dict__["_name_order_is_code_point"] = known
+        return bool(known)
 
     def _by_tier(self, conn: Connection, query: str, visible: ColumnElement[bool],
                  seen: set[int]) -> list[int]:
@@ -216,8 +235,18 @@ class SearchOps(StoreBase):
 
 
 def sort_key_range(query: str) -> ColumnElement[bool]:
-    """Customers whose sort key starts with the query's (``_name_head``'s range; its index
-    serves it). Keys hold only 0-9a-z, so ``~`` is past every one that starts with it."""
+    """Customers whose name starts with the query (``_name_head``'s range; an index serves it).
+
+    A Latin query: the sort key starts with the query's (keys hold only 0-9a-z, so ``~`` is past
+    every one that starts with it). A query with Chinese characters: the name itself starts with
+    it (the ``owner_id, name`` index), since its sort key would need pinyin, whose import alone
+    costs ``crm find`` twice its budget (DESIGN §9); names read alike (章伟 for 张伟) are not
+    spelled out by such a query anyway.
+    """
+    if has_cjk(query):
+        text_prefix = "".join(char for char in unicodedata.normalize("NFKC", query).strip()
+                              if not unicodedata.category(char).startswith("C"))
+        return and_(customer_t.c.name >= text_prefix, customer_t.c.name < text_prefix + "\U0010ffff")
     prefix = sort_prefix(query)
     return and_(customer_t.c.sort_key >= prefix, customer_t.c.sort_key < prefix + "~")
 

@@ -41,6 +41,11 @@ def name_sort_key(name: str | None) -> str:
     return key[:SORT_KEY_LENGTH]
 
 
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a Chinese character (its sort key would need pinyin)."""
+    return _CJK.search(text) is not None
+
+
 def sort_prefix(text: str) -> str:
     """What the sort key of every name starting with ``text`` starts with (its words, the last
     one open: ``hooli q`` gives ``hooli0q``, which ``Hooli Quantum Ltd``'s key starts with);
