@@ -7,38 +7,21 @@ customer under the cursor.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
 
 from crm_tui.i18n import _
-from crm_tui.tui.screens.listing import ListingScreen
+from crm_tui.tui.screens.listing import ListingScreen, StoreRows
 from crm_tui.tui.widgets.customer_table import CustomerTable
 
 if TYPE_CHECKING:
     from crm_tui.store.api import StoreApi
-    from crm_tui.store.records import Actor, CustomerRecord, ListQuery
+    from crm_tui.store.records import Actor, ListQuery
 
 SORT_ORDER = (
     "name", "company", "status", "tier", "owner", "last_follow_up_at", "next_follow_up_at", "phone",
 )
-
-
-@dataclass(frozen=True)
-class StoreRows:
-    """The table's rows for one query, straight from the store (called in worker threads)."""
-
-    store: StoreApi
-    actor: Actor
-    query: ListQuery
-
-    def count(self) -> int:
-        return self.store.count_customers(self.actor, self.query)
-
-    def page(self, offset: int, limit: int) -> Sequence[CustomerRecord]:
-        return self.store.customer_page(self.actor, self.query, offset, limit)
 
 
 class CustomerListScreen(ListingScreen):

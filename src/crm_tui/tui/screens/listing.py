@@ -9,6 +9,8 @@ its bindings (each with its own id, so the keymap can remap them) and its own ac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -24,8 +26,23 @@ from crm_tui.tui.widgets.search_bar import SearchBar
 
 if TYPE_CHECKING:
     from crm_tui.store.api import StoreApi
-    from crm_tui.store.records import Actor, ListQuery
+    from crm_tui.store.records import Actor, CustomerRecord, ListQuery
     from crm_tui.tui.widgets.customer_table import RowSource
+
+@dataclass(frozen=True)
+class StoreRows:
+    """The table's rows for one query, straight from the store (called in worker threads)."""
+
+    store: StoreApi
+    actor: Actor
+    query: ListQuery
+
+    def count(self) -> int:
+        return self.store.count_customers(self.actor, self.query)
+
+    def page(self, offset: int, limit: int) -> Sequence[CustomerRecord]:
+        return self.store.customer_page(self.actor, self.query, offset, limit)
+
 
 FILTER_FIELDS = ("status", "tier", "tag", "source", "region")
 """The ``ListQuery`` filters the filter dialog sets (besides ``due``)."""

@@ -15,7 +15,6 @@ poll (SQLite) or at once (PostgreSQL NOTIFY). My count against the cap is always
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -33,7 +32,7 @@ from crm_tui.present.open_sea import (
     sea_detail,
 )
 from crm_tui.present.textsafe import printable
-from crm_tui.tui.screens.listing import FILTER_FIELDS, ListingScreen
+from crm_tui.tui.screens.listing import FILTER_FIELDS, ListingScreen, StoreRows
 from crm_tui.tui.widgets.customer_table import Column, CustomerTable, cell_text
 
 if TYPE_CHECKING:
@@ -86,16 +85,8 @@ def sea_cell(record: CustomerRecord, key: str) -> str:
     return cell_text(record, key)
 
 
-@dataclass(frozen=True)
-class PoolRows:
+class PoolRows(StoreRows):
     """The open sea for one query, with days in the pool and last summaries (worker threads)."""
-
-    store: StoreApi
-    actor: Actor
-    query: ListQuery
-
-    def count(self) -> int:
-        return self.store.count_customers(self.actor, self.query)
 
     def page(self, offset: int, limit: int) -> Sequence[CustomerRecord]:
         records = self.store.customer_page(self.actor, self.query, offset, limit)
