@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import random
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -165,12 +166,35 @@ def processes() -> Iterator[tuple[Any, Any]]:
     manager.shutdown()
 
 
+class StartLine:
+    """A barrier whose parties all set off at one wall-clock moment.
+
+    The manager's barrier releases its parties one round trip after another; on a busy 2-core
+    machine the first one released could claim every customer before the last one woke up, and
+    the race would not be a race. So the first through names a moment just ahead, and every
+    party sleeps until it: the kernel wakes them together.
+    """
+
+    def __init__(self, barrier: Any, start: Any) -> None:
+        self.barrier, self.start = barrier, start
+
+    def wait(self, timeout: float) -> None:
+        if self.barrier.wait(timeout) == 0:
+            self.start.set(time.time() + 0.25)
+        deadline = time.monotonic() + timeout
+        while not self.start.get():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the start was never set")
+            time.sleep(0.001)
+        time.sleep(max(0.0, self.start.get() - time.time()))
+
+
 def race(processes: tuple[Any, Any], function: Any, jobs: list[tuple[Any, ...]]) -> list[Any]:
-    """Run ``function(barrier, *job)`` for every job at once, one process each."""
+    """Run ``function(start_line, *job)`` for every job at once, one process each."""
     pool, manager = processes
     assert len(jobs) <= WORKERS
-    barrier = manager.Barrier(len(jobs))
-    return pool.starmap(function, [(barrier, *job) for job in jobs], chunksize=1)
+    line = StartLine(manager.Barrier(len(jobs)), manager.Value("d", 0.0))
+    return pool.starmap(function, [(line, *job) for job in jobs], chunksize=1)
 
 
 def add_pool_customers(store: Store, count: int, prefix: str = "Race") -> list[int]:
